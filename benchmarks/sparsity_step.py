@@ -1,0 +1,123 @@
+"""Cost of a masked training step and of a topology update, relative to a dense step.
+
+Workload (issue #2): MLP 4 -> 256 -> 256 -> 2, batch 128, Adam, MSE regression, on the CPU.
+Each variant runs `STEPS` optimizer steps inside one jitted `lax.scan`; variants are measured
+interleaved, `REPEATS` times, and the median is reported, so the ratios come from one run.
+
+    .venv/bin/python benchmarks/sparsity_step.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+import sparserl.sparsity as sp
+
+STEPS = int(os.environ.get("BENCH_STEPS", 2000))
+REPEATS = int(os.environ.get("BENCH_REPEATS", 7))
+INTERVAL = 1000
+
+
+class MLP(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        for h in (256, 256):
+            x = nn.relu(nn.Dense(h)(x))
+        return nn.Dense(2)(x)
+
+
+def build(method: sp.SparseMethod | None, masked_optimizer: bool):
+    """A jitted function running STEPS training steps from a fresh state."""
+    net = MLP()
+    x = jax.random.normal(jax.random.key(1), (128, 4))
+    y = jnp.stack([x[:, 0] * x[:, 1], jnp.sin(x[:, 2])], axis=1)
+    params = net.init(jax.random.key(0), x)
+    opt = sp.masked(optax.adam(1e-3)) if masked_optimizer else optax.adam(1e-3)
+    if method is None:
+        state = None
+    else:
+        params, state = method.init(params, jax.random.key(2))
+    opt_state = opt.init(params)
+
+    def loss(p):
+        return jnp.mean((net.apply(p, x) - y) ** 2)
+
+    def step(carry, t):
+        p, o, st = carry
+        g = jax.grad(loss)(p)
+        if method is None:
+            u, o = opt.update(g, o, p)
+            return (optax.apply_updates(p, u), o, st), None
+        u, o = opt.update(g, o, p, masks=st.masks)
+        p = optax.apply_updates(p, u)
+        return method.update(st, p, o, g, t), None
+
+    @jax.jit
+    def run(carry):
+        return jax.lax.scan(step, carry, jnp.arange(1, STEPS + 1))[0]
+
+    carry = (params, opt_state, state)
+    jax.block_until_ready(run(carry))  # compile
+    return lambda: jax.block_until_ready(run(carry))
+
+
+def build_topology_update(method: sp.SparseMethod):
+    """A jitted function doing just the topology update (drop + grow + moment reset)."""
+    net = MLP()
+    x = jnp.ones((128, 4))
+    params, state = method.init(net.init(jax.random.key(0), x), jax.random.key(2))
+    opt = sp.masked(optax.adam(1e-3))
+    o = opt.init(params)
+    grads = jax.tree.map(jnp.ones_like, params)
+    fn = jax.jit(lambda s, p, o, g: method.update(s, p, o, g, INTERVAL))
+    jax.block_until_ready(fn(state, params, o, grads))
+    return lambda: jax.block_until_ready(fn(state, params, o, grads))
+
+
+def time_it(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    total = STEPS
+    kw = dict(sparsity=0.9, total_steps=total * 10, update_interval=INTERVAL)
+    variants = {
+        "dense (plain optax)": (build(None, False), STEPS),
+        "dense method + masked optimizer": (build(sp.Dense(), True), STEPS),
+        "static 90% (masked step)": (build(sp.Static(sparsity=0.9), True), STEPS),
+        "set 90%, update every 1000": (build(sp.SET(**kw), True), STEPS),
+        "rigl 90%, update every 1000": (build(sp.RigL(**kw), True), STEPS),
+        "ds (er, eta 0.05), every 1000": (build(sp.DynamicSparse(sparsity=0.9), True), STEPS),
+        "rigl topology update alone": (build_topology_update(sp.RigL(**kw)), 1),
+        "set topology update alone": (build_topology_update(sp.SET(**kw)), 1),
+    }
+    samples = {name: [] for name in variants}
+    for _ in range(REPEATS):
+        for name, (fn, n) in variants.items():
+            samples[name].append(time_it(fn) / n)
+    per_step = {name: statistics.median(s) for name, s in samples.items()}
+    dense = per_step["dense (plain optax)"]
+    print(
+        f"MLP 4-256-256-2, batch 128, Adam; {STEPS} steps x {REPEATS} repeats, median; "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}"
+    )
+    print(f"{'variant':<34} {'us/step':>9} {'x dense':>8}")
+    for name, t in per_step.items():
+        print(f"{name:<34} {t * 1e6:>9.1f} {t / dense:>8.3f}")
+    for kind in ("rigl", "set"):
+        update = per_step[f"{kind} topology update alone"]
+        share = update / INTERVAL / dense
+        print(f"{kind} update amortised over {INTERVAL} steps: {share:.2%} of a dense step")
+
+
+if __name__ == "__main__":
+    main()

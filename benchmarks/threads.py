@@ -1,0 +1,84 @@
+"""Which XLA/CPU thread setting serves a small RL training step on this machine?
+
+Runs the same jitted, scanned Adam step (MLP 4-256-256-2, batch 128; 1 seed and 10 vmapped
+seeds) in a fresh process per setting, interleaved, and prints the median time per step:
+- default: XLA's own choice (its CPU runtime uses the machine's cores);
+- eigen-off: XLA_FLAGS=--xla_cpu_multi_thread_eigen=false;
+- one-core: the process pinned to a single core (sched_setaffinity), what a sweep running one
+  run per core gets.
+
+    .venv/bin/python benchmarks/threads.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+SETTINGS = {
+    "default": {},
+    "eigen-off": {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"},
+    "one-core": {"SPARSERL_BENCH_PIN": "1"},
+}
+REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
+
+CHILD = r"""
+import json, os, time
+if os.environ.get("SPARSERL_BENCH_PIN"):
+    os.sched_setaffinity(0, {0})
+import flax.linen as nn, jax, jax.numpy as jnp, optax
+
+class MLP(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        for h in (256, 256):
+            x = nn.relu(nn.Dense(h)(x))
+        return nn.Dense(2)(x)
+
+out = {}
+for seeds in (1, 10):
+    net, opt = MLP(), optax.adam(1e-3)
+    x, y = jnp.ones((128, 4)), jnp.ones((128, 2))
+    def init(k):
+        p = net.init(k, x)
+        return p, opt.init(p)
+    def step(carry, _):
+        p, o = carry
+        g = jax.grad(lambda p: jnp.mean((net.apply(p, x) - y) ** 2))(p)
+        u, o = opt.update(g, o, p)
+        return (optax.apply_updates(p, u), o), None
+    run = jax.jit(jax.vmap(lambda c: jax.lax.scan(step, c, None, length=1000)[0]))
+    carry = jax.vmap(init)(jax.random.split(jax.random.key(0), seeds))
+    jax.block_until_ready(run(carry))
+    start = time.perf_counter()
+    jax.block_until_ready(run(carry))
+    out[seeds] = (time.perf_counter() - start) / 1000
+print(json.dumps(out))
+"""
+
+
+def main() -> None:
+    samples: dict[str, list[dict]] = {name: [] for name in SETTINGS}
+    for _ in range(REPEATS):
+        for name, extra in SETTINGS.items():
+            env = {**os.environ, **extra}
+            result = subprocess.run(
+                [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
+            )
+            samples[name].append(json.loads(result.stdout))
+    base = {s: statistics.median(r[s] for r in samples["default"]) for s in ("1", "10")}
+    print(f"cores: {os.cpu_count()}; median of {REPEATS}; us per training step (x default)")
+    print(f"{'setting':<12} {'1 seed':>16} {'10 seeds (vmap)':>18}")
+    for name, runs in samples.items():
+        cells = []
+        for seeds in ("1", "10"):
+            t = statistics.median(r[seeds] for r in runs)
+            cells.append(f"{t * 1e6:8.0f} ({t / base[seeds]:.2f}x)")
+        print(f"{name:<12} {cells[0]:>16} {cells[1]:>18}")
+
+
+if __name__ == "__main__":
+    main()

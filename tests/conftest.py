@@ -1,0 +1,59 @@
+"""Shared fixtures: a small Flax MLP and a jitted masked training step for any method."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+import pytest
+
+import sparserl.sparsity as sp
+
+
+class MLP(nn.Module):
+    hidden: tuple = (64, 64)
+    out: int = 2
+
+    @nn.compact
+    def __call__(self, x):
+        for h in self.hidden:
+            x = nn.relu(nn.Dense(h)(x))
+        return nn.Dense(self.out)(x)
+
+
+@pytest.fixture(scope="session")
+def mlp():
+    return MLP()
+
+
+@pytest.fixture(scope="session")
+def data():
+    x = jax.random.normal(jax.random.key(1), (32, 4))
+    y = jnp.stack([x[:, 0] * x[:, 1], jnp.sin(x[:, 2])], axis=1)
+    return x, y
+
+
+@pytest.fixture(scope="session")
+def params(mlp, data):
+    return mlp.init(jax.random.key(0), data[0])
+
+
+def make_step(mlp, data, method, optimizer):
+    """A jitted step: masked optimizer update, then the method's topology update."""
+    x, y = data
+
+    def loss(p):
+        return jnp.mean((mlp.apply(p, x) - y) ** 2)
+
+    @jax.jit
+    def step(p, o, st, t):
+        g = jax.grad(loss)(p)
+        u, o = optimizer.update(g, o, p, masks=st.masks)
+        p = optax.apply_updates(p, u)
+        return method.update(st, p, o, g, t)
+
+    return step
+
+
+@pytest.fixture
+def masked_adam():
+    return sp.masked(optax.adam(1e-2))

@@ -1,0 +1,57 @@
+"""The `sparserl` command: inspect output and clear errors."""
+
+import json
+
+import pytest
+
+from sparserl.cli import main
+
+
+def test_inspect_json_reports_exact_counts(capsys):
+    assert (
+        main(["inspect", "--mlp", "4,256,256,2", "--method", "rigl", "--sparsity", "0.9", "--json"])
+        == 0
+    )
+    table = json.loads(capsys.readouterr().out)
+    assert [row["nonzeros"] for row in table["layers"]] == [1024, 5171, 512]
+    assert table["weights"] == 6707 and table["parameters"] == 6707 + 256 + 256 + 2
+    assert table["inference_flops"] == 2 * 6707
+
+
+def test_inspect_ds_td3_actor(capsys):
+    args = [
+        "inspect",
+        "--mlp",
+        "17,256,256,6",
+        "--method",
+        "ds",
+        "--er-lambda",
+        "Dense_0=7,Dense_1=64",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1,911" in out and "32,768" in out and "36,215 of 71,424" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sparsity", "1.5"], "sparsity must be in [0, 1), got 1.5"),
+        (["--method", "static", "--dense-layers", "Dense_7"], "['Dense_7']"),
+        (
+            ["--method", "ds", "--er-lambda", "Dense_0=300,Dense_1=1"],
+            "er_lambda['Dense_0'] = 300.0",
+        ),
+        (["--method", "prune", "--steps", "0"], "total_steps must be a positive integer, got 0"),
+    ],
+)
+def test_inspect_bad_values_exit_2_with_a_message(args, message, capsys):
+    assert main(["inspect", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_method_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect", "--method", "magic"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'magic'" in capsys.readouterr().err
