@@ -13,10 +13,10 @@ import os
 import statistics
 import time
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
+from workload import MLP, regression_batch
 
 import sparserl.sparsity as sp
 
@@ -25,19 +25,10 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", 7))
 INTERVAL = 1000
 
 
-class MLP(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-        for h in (256, 256):
-            x = nn.relu(nn.Dense(h)(x))
-        return nn.Dense(2)(x)
-
-
 def build(method: sp.SparseMethod | None, masked_optimizer: bool):
     """A jitted function running STEPS training steps from a fresh state."""
     net = MLP()
-    x = jax.random.normal(jax.random.key(1), (128, 4))
-    y = jnp.stack([x[:, 0] * x[:, 1], jnp.sin(x[:, 2])], axis=1)
+    x, y = regression_batch()
     params = net.init(jax.random.key(0), x)
     opt = sp.masked(optax.adam(1e-3)) if masked_optimizer else optax.adam(1e-3)
     if method is None:

@@ -29,19 +29,13 @@ CHILD = r"""
 import json, os, time
 if os.environ.get("SPARSERL_BENCH_PIN"):
     os.sched_setaffinity(0, {0})
-import flax.linen as nn, jax, jax.numpy as jnp, optax
-
-class MLP(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-        for h in (256, 256):
-            x = nn.relu(nn.Dense(h)(x))
-        return nn.Dense(2)(x)
+import jax, jax.numpy as jnp, optax
+from workload import MLP, regression_batch
 
 out = {}
 for seeds in (1, 10):
     net, opt = MLP(), optax.adam(1e-3)
-    x, y = jnp.ones((128, 4)), jnp.ones((128, 2))
+    x, y = regression_batch()
     def init(k):
         p = net.init(k, x)
         return p, opt.init(p)
@@ -64,7 +58,7 @@ def main() -> None:
     samples: dict[str, list[dict]] = {name: [] for name in SETTINGS}
     for _ in range(REPEATS):
         for name, extra in SETTINGS.items():
-            env = {**os.environ, **extra}
+            env = {**os.environ, **extra, "PYTHONPATH": os.path.dirname(__file__)}
             result = subprocess.run(
                 [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
             )

@@ -165,11 +165,13 @@ def test_masks_differ_across_seeds(params):
     [DYNAMIC[1], sp.Prune(sparsity=0.8, total_steps=40, update_interval=5)],
     ids=lambda m: m.name,
 )
-def test_vmap_over_seed_and_sparsity_matches_separate_runs(method, mlp, data, params, masked_adam):
+def test_vmap_over_seed_sparsity_and_drop_fraction_matches_separate_runs(
+    method, mlp, data, params, masked_adam
+):
     step = make_step(mlp, data, method, masked_adam)
 
-    def run(key, targets):
-        p, st = method.init(params, key, targets)
+    def run(key, targets, drop):
+        p, st = method.init(params, key, targets, drop)
         o = masked_adam.init(p)
         for t in range(1, 21):
             p, o, st = step(p, o, st, t)
@@ -177,11 +179,12 @@ def test_vmap_over_seed_and_sparsity_matches_separate_runs(method, mlp, data, pa
 
     keys = jnp.stack([jax.random.key(0), jax.random.key(1), jax.random.key(2)])
     levels = [0.5, 0.8, 0.95]
+    drops = jnp.array([0.1, 0.3, 0.5])
     targets = jax.tree.map(lambda *xs: np.stack(xs), *[method.targets(params, s) for s in levels])
 
-    def one_program(keys, targets):
-        def body(key, tg):
-            p, st = method.init(params, key, tg)
+    def one_program(keys, targets, drops):
+        def body(key, tg, drop):
+            p, st = method.init(params, key, tg, drop)
             o = masked_adam.init(p)
 
             def scan_step(carry, t):
@@ -191,11 +194,11 @@ def test_vmap_over_seed_and_sparsity_matches_separate_runs(method, mlp, data, pa
             (p, o, st), _ = jax.lax.scan(scan_step, (p, o, st), jnp.arange(1, 21))
             return p, st
 
-        return jax.jit(jax.vmap(body))(keys, targets)
+        return jax.jit(jax.vmap(body))(keys, targets, drops)
 
-    p_batch, st_batch = one_program(keys, targets)
+    p_batch, st_batch = one_program(keys, targets, drops)
     for i, s in enumerate(levels):
-        p_one, st_one = run(keys[i], method.targets(params, s))
+        p_one, st_one = run(keys[i], method.targets(params, s), float(drops[i]))
         for a, b in zip(jax.tree.leaves(p_one), jax.tree.leaves(p_batch), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], rtol=1e-5, atol=1e-6)
         masks_batch = {n: m[i] for n, m in _np_named(st_batch.masks).items()}
