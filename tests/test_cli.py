@@ -55,3 +55,8 @@ def test_unknown_method_is_refused_by_the_parser(capsys):
         main(["inspect", "--method", "magic"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'magic'" in capsys.readouterr().err
+
+
+def test_option_the_method_lacks_is_refused(capsys):
+    assert main(["inspect", "--method", "static", "--drop-fraction", "0.3"]) == 2
+    assert "method 'static' has no option(s) ['drop_fraction']" in capsys.readouterr().err

@@ -38,20 +38,20 @@ def _lambdas(text: str) -> dict[str, float]:
 
 
 def _method_options(args: argparse.Namespace) -> dict:
-    """Method options given on the command line, for the fields the method has."""
-    cls = METHODS[args.method]
+    """Method options given on the command line; one the method lacks is an error later."""
     given = {
         "sparsity": args.sparsity,
         "distribution": args.distribution,
         "dense_layers": tuple(args.dense_layers.split(",")) if args.dense_layers else None,
         "dense_output": args.dense_output or None,
         "er_lambda": args.er_lambda,
-        "total_steps": args.steps,
         "update_interval": args.update_interval,
         "drop_fraction": args.drop_fraction,
     }
-    fields = cls.__dataclass_fields__
-    return {k: v for k, v in given.items() if v is not None and k in fields}
+    options = {k: v for k, v in given.items() if v is not None}
+    if "total_steps" in METHODS[args.method].__dataclass_fields__:
+        options["total_steps"] = args.steps  # the run length has a default, unlike the rest
+    return options
 
 
 def _format_table(table: dict) -> str:
