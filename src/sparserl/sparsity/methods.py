@@ -357,21 +357,20 @@ class Prune(_Sparse):
         return steps[steps >= 1]
 
     def training_flops(self, shapes, positions=None) -> float:
-        """Average over the run of 3x the inference FLOPs of the mask in force at each step."""
+        """Average over the run of 3x the inference FLOPs of the mask in force at each step:
+        dense FLOPs, minus what each pruning event removes for the steps after it."""
+        positions = positions or {}
         final = self.layer_counts(shapes)
         events = self.pruning_steps()
-        # Step s trains with the mask left by the last event before it: dense up to events[0].
-        durations = np.diff(np.append(events, self.total_steps))
-        dense_steps = events[0] if len(events) else self.total_steps
-        flops = 3.0 * flop_count.inference_flops(flop_count.dense_counts(shapes), positions)
-        total = dense_steps * flops
-        for name, size in flop_count.dense_counts(shapes).items():
-            if name in final and final[name] < size:
+        durations = np.diff(np.append(events, self.total_steps))  # steps under each event's mask
+        dense = flop_count.dense_counts(shapes)
+        total = 3.0 * flop_count.inference_flops(dense, positions) * self.total_steps
+        for name, size in dense.items():
+            if final[name] < size:
                 kept = np.asarray(self.kept_count(size, final[name], events))
-                per_step = 3.0 * flop_count.layer_flops(1, (positions or {}).get(name, 1))
-                total += np.sum(durations * (kept - size)) * per_step
-        total += np.sum(durations) * flops
-        return float(total / self.total_steps)
+                removed = 3.0 * flop_count.layer_flops(1, positions.get(name, 1))
+                total -= float(np.sum(durations * (size - kept))) * removed
+        return total / self.total_steps
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
