@@ -61,16 +61,19 @@ def kernel_shapes(params: PyTree) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def kernel_name(path: tuple, leaf: Any) -> str | None:
+    """The layer name if this leaf is a prunable kernel (named `kernel`, ndim >= 2), else None."""
+    return layer_name(path) if np.ndim(leaf) >= 2 else None
+
+
 def map_kernels(
     fn: Callable[[str, Any], Any], params: PyTree, *, dense_value: Any = None
 ) -> PyTree:
     """A tree like `params`: `fn(layer_name, leaf)` at kernels, `dense_value` elsewhere."""
 
     def visit(path, leaf):
-        name = layer_name(path)
-        if name is None or np.ndim(leaf) < 2:
-            return dense_value
-        return fn(name, leaf)
+        name = kernel_name(path, leaf)
+        return dense_value if name is None else fn(name, leaf)
 
     return jax.tree_util.tree_map_with_path(visit, params)
 
@@ -107,8 +110,8 @@ def nonzero_counts(params: PyTree) -> dict[str, int]:
     """Layer name -> number of nonzero weights, for every kernel of a param tree."""
     counts: dict[str, int] = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        name = layer_name(path)
-        if name is not None and np.ndim(leaf) >= 2:
+        name = kernel_name(path, leaf)
+        if name is not None:
             counts[name] = int(np.count_nonzero(np.asarray(leaf)))
     return counts
 
@@ -117,7 +120,7 @@ def parameter_count(params: PyTree) -> int:
     """Nonzero kernel weights plus every other parameter (biases, norms): the stored size."""
     total = 0
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        is_kernel = layer_name(path) is not None and np.ndim(leaf) >= 2
+        is_kernel = kernel_name(path, leaf) is not None
         total += int(np.count_nonzero(np.asarray(leaf))) if is_kernel else int(np.size(leaf))
     return total
 
