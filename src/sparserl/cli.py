@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 from collections.abc import Sequence
 
+from sparserl.agents import AGENTS, AgentConfigError
+from sparserl.envs import ENVS, EnvConfigError
 from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_method
 from sparserl.sparsity.distributions import DISTRIBUTIONS
 from sparserl.sparsity.summary import mlp_shapes
+from sparserl.train import TrainConfigError, TrainSpec, resolve, train
+from sparserl.train.accounting import network_budget
+from sparserl.train.value_program import ValueProgram
+
+CONFIG_ERRORS = (SparsityConfigError, AgentConfigError, EnvConfigError, TrainConfigError)
 
 
 def _int_list(text: str) -> list[int]:
@@ -37,10 +45,44 @@ def _lambdas(text: str) -> dict[str, float]:
     return out
 
 
-def _method_options(args: argparse.Namespace) -> dict:
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _literal(text: str):
+    """A command-line value: a Python literal (1e-3, True, (512, 512), 64,64) or a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _assignments(items: list[str] | None, kind: str) -> dict:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"expected NAME=VALUE for {kind}, got {item!r}")
+        out[name.strip()] = _literal(value)
+    return out
+
+
+def _sweep(items: list[str] | None) -> dict[str, tuple[float, ...]]:
+    return {
+        name: tuple(value) if isinstance(value, tuple) else (value,)
+        for name, value in _assignments(items, "--sweep").items()
+    }
+
+
+def _method_options(args: argparse.Namespace, with_sparsity: bool = True) -> dict:
     """Method options given on the command line; one the method lacks is an error later."""
     given = {
-        "sparsity": args.sparsity,
+        "sparsity": args.sparsity if with_sparsity else None,
         "distribution": args.distribution,
         "dense_layers": tuple(args.dense_layers.split(",")) if args.dense_layers else None,
         "dense_output": args.dense_output or None,
@@ -48,10 +90,7 @@ def _method_options(args: argparse.Namespace) -> dict:
         "update_interval": args.update_interval,
         "drop_fraction": args.drop_fraction,
     }
-    options = {k: v for k, v in given.items() if v is not None}
-    if "total_steps" in METHODS[args.method].__dataclass_fields__:
-        options["total_steps"] = args.steps  # the run length has a default, unlike the rest
-    return options
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _format_table(table: dict) -> str:
@@ -91,14 +130,77 @@ def _format_table(table: dict) -> str:
     return "\n".join(lines)
 
 
+def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
+    return TrainSpec(
+        agent=args.agent,
+        env=args.env,
+        method=args.method,
+        sparsities=sparsities,
+        seeds=getattr(args, "seeds", 1),
+        steps=args.steps,
+        eval_interval=getattr(args, "eval_interval", None),
+        eval_episodes=getattr(args, "eval_episodes", 10),
+        preset=args.preset,
+        agent_options=_assignments(args.set, "--set"),
+        method_options=_method_options(args, with_sparsity=False),
+        sweep=_sweep(getattr(args, "sweep", None)),
+    )
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Print the per-layer budget of a method on a network, before training anything."""
-    shapes = mlp_shapes(args.mlp)
-    method = make_method(args.method, **_method_options(args))
-    biases = sum(args.mlp[1:])
-    table = budget_table(method, shapes, other_params=biases)
+    if args.agent is not None:
+        if args.env is None:
+            raise TrainConfigError("inspect AGENT ENV needs both an agent and an environment")
+        resolved = resolve(_spec(args, (args.sparsity,) if args.sparsity is not None else ()))
+        program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
+        params = program.example_params()
+        table = network_budget(resolved.method, program.network, params, resolved.env.obs_shape)
+        table = {"agent": args.agent, "env": args.env, **table}
+    else:
+        options = _method_options(args)
+        if "total_steps" in METHODS[args.method].__dataclass_fields__:
+            options["total_steps"] = args.steps  # the run length has a default
+        method = make_method(args.method, **options)
+        table = budget_table(method, mlp_shapes(args.mlp), other_params=sum(args.mlp[1:]))
     print(json.dumps(table, indent=2) if args.json else _format_table(table))
     return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a grid of runs (sparsity levels x swept values x seeds) as one program."""
+    results = train(_spec(args, args.sparsity or ()), out=args.out)
+    for result in results:
+        print(f"{result.run_id}: final_return {result.summary['final_return']:.1f}")
+    return 0
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default="dense" if parser.prog.endswith("train") else "rigl",
+    )
+    parser.add_argument(
+        "--distribution", choices=list(DISTRIBUTIONS), help="default: erk (er for ds)"
+    )
+    parser.add_argument("--dense-layers", metavar="A,B", help="layers kept dense (e.g. head)")
+    parser.add_argument("--dense-output", action="store_true", help="keep the output layer dense")
+    parser.add_argument(
+        "--er-lambda", type=_lambdas, metavar="LAYER=L,...", help="ER lambda per layer"
+    )
+    parser.add_argument("--update-interval", type=int, help="optimizer steps between updates")
+    parser.add_argument("--drop-fraction", type=float, help="initial drop fraction (eta for ds)")
+
+
+def _add_agent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", help="hyper-parameter preset (default: the env's family)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override an agent hyper-parameter, e.g. --set learning_rate=3e-4 (repeatable)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show how a sparse method spreads its budget over a network's layers, "
         "with parameter and FLOP counts, before training anything.",
     )
+    inspect.add_argument("agent", nargs="?", help=f"one of {list(AGENTS)} (or use --mlp)")
+    inspect.add_argument("env", nargs="?", help="environment id, e.g. CartPole-v1")
     inspect.add_argument(
         "--mlp",
         type=_int_list,
@@ -121,29 +225,55 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IN,H1,...,OUT",
         help="layer sizes of an MLP (default: 4,256,256,2, a CartPole Q-network)",
     )
-    inspect.add_argument("--method", choices=list(METHODS), default="rigl")
+    _add_method_options(inspect)
     inspect.add_argument("--sparsity", type=float, help="fraction of weights removed, in [0, 1)")
+    _add_agent_options(inspect)
     inspect.add_argument(
-        "--distribution", choices=list(DISTRIBUTIONS), help="default: erk (er for ds)"
+        "--steps",
+        type=int,
+        default=100_000,
+        help="run length: env steps with AGENT ENV, optimizer steps with --mlp",
     )
-    inspect.add_argument("--dense-layers", metavar="A,B", help="layers kept dense (e.g. Dense_0)")
-    inspect.add_argument("--dense-output", action="store_true", help="keep the output layer dense")
-    inspect.add_argument(
-        "--er-lambda", type=_lambdas, metavar="LAYER=L,...", help="ER lambda per layer"
-    )
-    inspect.add_argument("--steps", type=int, default=100_000, help="optimizer steps in the run")
-    inspect.add_argument("--update-interval", type=int, help="steps between topology updates")
-    inspect.add_argument("--drop-fraction", type=float, help="initial drop fraction (eta for ds)")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     inspect.set_defaults(run=cmd_inspect)
+
+    trainer = sub.add_parser(
+        "train",
+        help="train an agent: a grid of sparsities x seeds as one vmapped program",
+        description="Train AGENT on ENV with a sparse method. Every sparsity level, swept "
+        "value and seed runs in one compiled, vmapped program; each run gets a directory "
+        "with config.json, metrics.csv and summary.json under --out.",
+    )
+    trainer.add_argument("agent", help=f"one of {list(AGENTS)}")
+    trainer.add_argument("env", help=f"one of {list(ENVS)}")
+    _add_method_options(trainer)
+    trainer.add_argument(
+        "--sparsity", type=_float_list, metavar="S1,S2,...", help="sparsity levels, e.g. 0.5,0.9"
+    )
+    trainer.add_argument("--seeds", type=int, default=1, help="number of seeds (0..N-1)")
+    trainer.add_argument("--steps", type=int, default=100_000, help="env steps per run")
+    trainer.add_argument("--eval-interval", type=int, help="env steps between evaluations")
+    trainer.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
+    _add_agent_options(trainer)
+    trainer.add_argument(
+        "--sweep",
+        action="append",
+        metavar="NAME=V1,V2",
+        help="vmap over values of a hyper-parameter, e.g. --sweep learning_rate=1e-3,3e-4",
+    )
+    trainer.add_argument("--out", help="directory for the run directories")
+    trainer.set_defaults(run=cmd_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except SparsityConfigError as error:
+    except argparse.ArgumentTypeError as error:
+        parser.error(str(error))
+    except CONFIG_ERRORS as error:
         print(f"sparserl {args.command}: error: {error}", file=sys.stderr)
         return 2
 

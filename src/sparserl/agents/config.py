@@ -1,0 +1,98 @@
+"""Hyper-parameters of the value-based agents, with the names users override from the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sparserl.agents.errors import AgentConfigError
+
+# Hyper-parameters that may differ between the runs of one compiled program (vmapped).
+SWEEPABLE = ("learning_rate", "weight_decay", "gamma")
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueConfig:
+    """Shared by DQN and Rainbow. Defaults: Dopamine's DQN on Atari (Obando-Ceron et al.
+    2024, Table 2); presets override them per environment family."""
+
+    torso: str | None = None  # None: the environment's default network body
+    hidden: tuple[int, ...] | None = None  # MLP sizes (None: the torso's default)
+    width: float = 1.0  # multiplier on every layer's units/channels
+    dueling: bool = False
+    learning_rate: float = 6.25e-5  # Table 2
+    adam_eps: float = 1.5e-4  # Table 2
+    weight_decay: float = 0.0  # AdamW decoupled decay when > 0 (Graesser et al. 2022 sweep it)
+    batch_size: int = 32  # Table 2
+    gamma: float = 0.99  # Table 2
+    n_step: int = 1  # Table 2 (update horizon)
+    double_q: bool = False
+    loss: str = "huber"  # Table 2: Huber; "mse" also allowed
+    replay_ratio: float = 0.25  # gradient updates per env step = 1 / update period 4 (Table 2)
+    target_update_period: int = 8000  # env steps (Table 2)
+    min_replay: int = 20_000  # env steps before learning starts (Table 2)
+    replay_capacity: int = 1_000_000  # Dopamine default
+    epsilon_train: float = 0.01  # Table 2
+    epsilon_decay_steps: int = 250_000  # Table 2
+    epsilon_eval: float = 0.001  # Table 2
+
+    def __post_init__(self) -> None:
+        positive_ints = ("batch_size", "n_step", "target_update_period", "replay_capacity")
+        for name in (*positive_ints, "min_replay", "epsilon_decay_steps"):
+            value = getattr(self, name)
+            low = 1 if name in positive_ints else 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise AgentConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("learning_rate", "adam_eps", "width", "replay_ratio"):
+            if not getattr(self, name) > 0:
+                raise AgentConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise AgentConfigError(f"gamma must be in [0, 1], got {self.gamma!r}")
+        if self.loss not in ("huber", "mse"):
+            raise AgentConfigError(f"unknown loss {self.loss!r}; choose one of ['huber', 'mse']")
+        self.update_schedule()  # validates the replay ratio
+
+    def update_schedule(self) -> tuple[int, int]:
+        """(env steps per iteration, gradient updates per iteration) for the replay ratio."""
+        ratio = self.replay_ratio
+        if ratio >= 1 and float(ratio).is_integer():
+            return 1, int(ratio)
+        period = round(1 / ratio)
+        if abs(period * ratio - 1) > 1e-9:
+            raise AgentConfigError(
+                f"replay_ratio {ratio!r} must be an integer or 1/k for an integer k "
+                "(e.g. 0.25, 0.5, 1, 2)"
+            )
+        return period, 1
+
+    def replace(self, **changes: Any) -> ValueConfig:
+        """A copy with some fields changed; unknown names are an error listing the valid ones."""
+        valid = [f.name for f in dataclasses.fields(self)]
+        unknown = [k for k in changes if k not in valid]
+        if unknown:
+            raise AgentConfigError(
+                f"{type(self).__name__} has no option(s) {unknown}; its options are {valid}"
+            )
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class RainbowConfig(ValueConfig):
+    """Dopamine's compact Rainbow: C51 + n-step + prioritized replay (Hessel et al. 2018;
+    Obando-Ceron et al. 2024, Sec. 4.1). Atari defaults from Dopamine's rainbow.gin."""
+
+    n_step: int = 3
+    learning_rate: float = 6.25e-5
+    adam_eps: float = 1.5e-4
+    num_atoms: int = 51  # Bellemare et al. 2017
+    v_min: float = -10.0
+    v_max: float = 10.0
+    prioritized: bool = True
+    priority_exponent_beta: float = 0.5  # Dopamine: importance weights 1/sqrt(p), max-normalised
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_atoms < 2:
+            raise AgentConfigError(f"num_atoms must be >= 2, got {self.num_atoms!r}")
+        if not self.v_min < self.v_max:
+            raise AgentConfigError(f"need v_min < v_max, got {self.v_min!r} and {self.v_max!r}")

@@ -1,0 +1,27 @@
+"""DQN (Mnih et al. 2015) with Dopamine's options: Huber or MSE loss, double Q, n-step."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import jax
+
+from sparserl.agents import losses
+from sparserl.agents.value_agent import ValueAgent
+
+
+@dataclasses.dataclass(frozen=True)
+class DQN(ValueAgent):
+    """Q-learning with a target network on n-step returns."""
+
+    name: ClassVar[str] = "dqn"
+
+    def per_example_loss(self, apply: Any, params: Any, target_params: Any, batch: dict):
+        q = apply(params, batch["obs"])
+        next_target = apply(target_params, batch["next_obs"])
+        next_online = apply(params, batch["next_obs"]) if self.config.double_q else None
+        next_actions = losses.greedy_next_actions(next_online, next_target, self.config.double_q)
+        targets = losses.td_targets(batch["return"], batch["discount"], next_target, next_actions)
+        error = losses.chosen(q, batch["action"]) - jax.lax.stop_gradient(targets)
+        return losses.huber(error) if self.config.loss == "huber" else 0.5 * error**2

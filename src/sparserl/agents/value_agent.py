@@ -1,0 +1,77 @@
+"""What DQN and Rainbow share: the Q-network for an environment, greedy values, ε-greedy."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from sparserl.agents.config import ValueConfig
+from sparserl.agents.errors import AgentConfigError
+from sparserl.envs import JaxEnv
+from sparserl.nets import make_q_network
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueAgent:
+    """A value-based agent: a config plus its per-example loss; the loop does the rest."""
+
+    config: ValueConfig
+    name: ClassVar[str] = "value"
+    num_atoms: ClassVar[int] = 1
+
+    @property
+    def prioritized(self) -> bool:
+        return False
+
+    def check_env(self, env: JaxEnv) -> None:
+        """Refuse environments this agent cannot act in (continuous actions)."""
+        if not env.discrete:
+            raise AgentConfigError(
+                f"{self.name} needs discrete actions but {env.env_id} has continuous actions "
+                f"of shape {env.action_shape}; use sac or td3 for it"
+            )
+
+    def network(self, env: JaxEnv) -> nn.Module:
+        """The Q-network for this environment (its default body unless the config names one)."""
+        self.check_env(env)
+        cfg = self.config
+        return make_q_network(
+            cfg.torso or env.spec.torso,
+            env.num_actions,
+            width=cfg.width,
+            hidden=cfg.hidden,
+            num_atoms=self.num_atoms,
+            dueling=cfg.dueling,
+            obs_bounds=env.spec.obs_bounds,
+        )
+
+    def q_values(self, outputs: jax.Array) -> jax.Array:
+        """Q-values [B, A] from the network's outputs."""
+        return outputs
+
+    def per_example_loss(
+        self, apply: Any, params: Any, target_params: Any, batch: dict
+    ) -> jax.Array:
+        """Loss of each example of an n-step batch (obs, action, return, next_obs, discount)."""
+        raise NotImplementedError
+
+
+def epsilon_greedy(key: jax.Array, q_values: jax.Array, epsilon: jax.Array) -> jax.Array:
+    """A random action with probability ε, else the greedy one (ties: lowest index)."""
+    explore_key, action_key = jax.random.split(key)
+    random_action = jax.random.randint(action_key, (), 0, q_values.shape[-1])
+    explore = jax.random.uniform(explore_key) < epsilon
+    return jnp.where(explore, random_action, jnp.argmax(q_values, axis=-1)).astype(jnp.int32)
+
+
+def linearly_decaying_epsilon(
+    step: jax.Array, decay_steps: int, warmup_steps: int, final: float
+) -> jax.Array:
+    """Dopamine's schedule: 1 during warm-up, then linear to `final` over `decay_steps`."""
+    steps_left = decay_steps + warmup_steps - step
+    bonus = (1.0 - final) * steps_left / max(decay_steps, 1)
+    return final + jnp.clip(bonus, 0.0, 1.0 - final)

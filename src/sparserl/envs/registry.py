@@ -1,0 +1,54 @@
+"""The environments sparserl knows, by the ids users type, and how to build each one."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from sparserl.envs.errors import EnvConfigError
+from sparserl.envs.gymnax_env import JaxEnv
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """What an environment id stands for: its backend id, family and default network."""
+
+    env_id: str
+    backend_id: str
+    family: str  # classic_control | minatar: selects presets and the default torso
+    torso: str  # the network body used for it by default
+    # (low, high) box the Q-network rescales observations from, to [-1, 1]
+    obs_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+
+
+# Observation boxes of Dopamine's classic-control networks (gym_lib.*_MIN_VALS / _MAX_VALS).
+_CARTPOLE_BOUNDS = (
+    (-2.4, -5.0, -math.pi / 12, -math.pi * 2),
+    (2.4, 5.0, math.pi / 12, math.pi * 2),
+)
+_ACROBOT_BOUNDS = ((-1.0, -1.0, -1.0, -1.0, -5.0, -5.0), (1.0, 1.0, 1.0, 1.0, 5.0, 5.0))
+_MOUNTAINCAR_BOUNDS = ((-1.2, -0.07), (0.6, 0.07))
+
+ENVS: dict[str, EnvSpec] = {
+    spec.env_id: spec
+    for spec in (
+        EnvSpec("CartPole-v1", "CartPole-v1", "classic_control", "mlp", _CARTPOLE_BOUNDS),
+        EnvSpec("Acrobot-v1", "Acrobot-v1", "classic_control", "mlp", _ACROBOT_BOUNDS),
+        EnvSpec("MountainCar-v0", "MountainCar-v0", "classic_control", "mlp", _MOUNTAINCAR_BOUNDS),
+        EnvSpec("Pendulum-v1", "Pendulum-v1", "classic_control", "mlp"),
+        EnvSpec("MountainCarContinuous-v0", "MountainCarContinuous-v0", "classic_control", "mlp"),
+        # MinAtar (Young & Tian 2019) through gymnax: 10x10xC binary frames.
+        EnvSpec("Breakout-MinAtar", "Breakout-MinAtar", "minatar", "minatar_cnn"),
+        EnvSpec("Asterix-MinAtar", "Asterix-MinAtar", "minatar", "minatar_cnn"),
+        EnvSpec("Freeway-MinAtar", "Freeway-MinAtar", "minatar", "minatar_cnn"),
+        EnvSpec("SpaceInvaders-MinAtar", "SpaceInvaders-MinAtar", "minatar", "minatar_cnn"),
+    )
+}
+
+
+def make_env(env_id: str) -> JaxEnv:
+    """The JAX environment for `env_id`; an unknown id is an error listing the known ones."""
+    spec = ENVS.get(env_id)
+    if spec is None:
+        raise EnvConfigError(f"unknown environment {env_id!r}; choose one of {list(ENVS)}")
+    return JaxEnv.from_gymnax(spec)

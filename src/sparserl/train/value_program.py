@@ -1,0 +1,319 @@
+"""The jitted training program of value-based agents, vmapped over runs.
+
+One *iteration* = `period` environment steps (ε-greedy acting, replay writes) followed by
+`updates` gradient steps (sample, loss, masked optimizer step, the sparse method's topology
+update, target sync on schedule). A *chunk* = a `lax.scan` over iterations plus one greedy
+evaluation; the host calls the compiled chunk repeatedly, which is how progress is shown
+and results are written while one compiled program runs the whole grid of runs.
+
+The iteration counter is not vmapped, so every schedule decision (learning started, target
+sync, topology update) is a real branch shared by all runs rather than a per-run select.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from sparserl import replay
+from sparserl.agents import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
+from sparserl.envs import JaxEnv
+from sparserl.sparsity import SparseMethod, SparseState, masked
+from sparserl.sparsity.masks import kernel_name
+from sparserl.train.evaluation import evaluate
+
+PyTree = Any
+
+
+@struct.dataclass
+class RunState:
+    """Everything one run carries between iterations (batched over runs by vmap)."""
+
+    params: PyTree
+    target_params: PyTree
+    opt_state: PyTree
+    sparse: SparseState
+    buffer: Any
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    gamma: jax.Array
+    episode_return: jax.Array
+    # Accumulated since the last chunk boundary, for the metrics of the chunk:
+    loss_sum: jax.Array
+    loss_count: jax.Array
+    finished_return_sum: jax.Array
+    finished_episodes: jax.Array
+
+
+@struct.dataclass
+class RunPoint:
+    """The per-run values of a vmapped grid: seed, sparsity targets, swept hyper-parameters."""
+
+    key: jax.Array
+    targets: PyTree
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+    gamma: jax.Array
+    masks: PyTree = None  # given masks (lottery-ticket rewind), else None
+
+
+def make_optimizer(adam_eps: float) -> optax.GradientTransformationExtraArgs:
+    """Masked Adam(W) whose learning rate and weight decay live in the state (vmappable)."""
+    return masked(optax.inject_hyperparams(optax.adamw)(0.0, eps=adam_eps, weight_decay=0.0))
+
+
+def layer_counts(params: PyTree, masks: PyTree) -> dict[str, dict[str, jax.Array]]:
+    """Traced per-layer `active` connections (mask count, or size for a dense layer) and
+    `outside`: nonzero weights where the mask is False, which must always be 0."""
+    flat_masks = jax.tree.leaves(masks, is_leaf=lambda x: x is None)
+    active, outside = {}, {}
+    for (path, leaf), mask in zip(
+        jax.tree_util.tree_flatten_with_path(params)[0], flat_masks, strict=True
+    ):
+        name = kernel_name(path, leaf)
+        if name is None:
+            continue
+        if mask is None:
+            active[name] = jnp.asarray(leaf.size, jnp.int32)
+            outside[name] = jnp.zeros((), jnp.int32)
+        else:
+            active[name] = jnp.sum(mask, dtype=jnp.int32)
+            outside[name] = jnp.count_nonzero(jnp.where(mask, 0.0, leaf)).astype(jnp.int32)
+    return {"active": active, "outside": outside}
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueProgram:
+    """The compiled pieces for one (agent, env, method, schedule): init and chunk."""
+
+    agent: ValueAgent
+    env: JaxEnv
+    method: SparseMethod
+    eval_episodes: int
+
+    @functools.cached_property
+    def network(self):
+        return self.agent.network(self.env)
+
+    @functools.cached_property
+    def optimizer(self):
+        return make_optimizer(self.agent.config.adam_eps)
+
+    @property
+    def schedule(self) -> tuple[int, int]:
+        return self.agent.config.update_schedule()
+
+    def first_learning_iteration(self) -> int:
+        """The first iteration whose updates run: once `min_replay` steps are stored."""
+        period, _ = self.schedule
+        return max(0, math.ceil(self.agent.config.min_replay / period) - 1)
+
+    def example_params(self, key: jax.Array | None = None) -> PyTree:
+        """Network parameters for one run (shapes and layer names)."""
+        key = jax.random.key(0) if key is None else key
+        obs = jnp.zeros((1, *self.env.obs_shape), jnp.float32)
+        return self.network.init(key, obs)
+
+    def _new_buffer(self, obs: jax.Array):
+        cfg = self.agent.config
+        example = {
+            "obs": obs,
+            "action": jnp.zeros((), jnp.int32),
+            "reward": jnp.zeros((), jnp.float32),
+            "next_obs": obs,
+            "terminal": jnp.zeros((), bool),
+            "episode_end": jnp.zeros((), bool),
+        }
+        if self.agent.prioritized:
+            return replay.init_prioritized(example, cfg.replay_capacity)
+        return replay.init_replay(example, cfg.replay_capacity)
+
+    # ---- init ---------------------------------------------------------------------------
+    def init_run(self, point: RunPoint) -> RunState:
+        """Fresh network, sparse masks, optimizer, replay and environment for one run."""
+        init_key, sparse_key, env_key, key = jax.random.split(point.key, 4)
+        params = self.example_params(init_key)
+        if point.masks is None:
+            params, sparse = self.method.init(params, sparse_key, point.targets)
+        else:
+            params, sparse = self.method.init(params, sparse_key, masks=point.masks)
+        tx = optax.inject_hyperparams(optax.adamw)(
+            point.learning_rate, eps=self.agent.config.adam_eps, weight_decay=point.weight_decay
+        )
+        obs, env_state = self.env.reset(env_key)
+        zero = jnp.zeros((), jnp.float32)
+        return RunState(
+            params=params,
+            target_params=params,
+            opt_state=tx.init(params),
+            sparse=sparse,
+            buffer=self._new_buffer(obs),
+            env_state=env_state,
+            obs=obs,
+            key=key,
+            gamma=jnp.asarray(point.gamma, jnp.float32),
+            episode_return=zero,
+            loss_sum=zero,
+            loss_count=zero,
+            finished_return_sum=zero,
+            finished_episodes=zero,
+        )
+
+    # ---- one run's pieces -----------------------------------------------------------------
+    def _apply(self, params: PyTree, obs: jax.Array) -> jax.Array:
+        return self.network.apply(params, obs)
+
+    def _act(self, run: RunState, env_step: jax.Array) -> RunState:
+        cfg = self.agent.config
+        key, act_key, env_key = jax.random.split(run.key, 3)
+        q = self.agent.q_values(self._apply(run.params, run.obs[None]))[0]
+        epsilon = linearly_decaying_epsilon(
+            env_step, cfg.epsilon_decay_steps, cfg.min_replay, cfg.epsilon_train
+        )
+        action = epsilon_greedy(act_key, q, epsilon)
+        step = self.env.step(env_key, run.env_state, action)
+        ended = step.terminated | step.truncated
+        transition = {
+            "obs": run.obs,
+            "action": action,
+            "reward": step.reward,
+            "next_obs": step.final_obs,
+            "terminal": step.terminated,
+            "episode_end": ended,
+        }
+        if self.agent.prioritized:
+            buffer = replay.prioritized.add(run.buffer, transition, cfg.n_step)
+        else:
+            buffer = replay.uniform.add(run.buffer, transition)
+        episode_return = run.episode_return + step.reward
+        return run.replace(
+            buffer=buffer,
+            env_state=step.state,
+            obs=step.obs,
+            key=key,
+            episode_return=jnp.where(ended, 0.0, episode_return),
+            finished_return_sum=run.finished_return_sum + jnp.where(ended, episode_return, 0.0),
+            finished_episodes=run.finished_episodes + ended,
+        )
+
+    def _sample(self, run: RunState, key: jax.Array):
+        cfg = self.agent.config
+        if self.agent.prioritized:
+            indices, probabilities = replay.prioritized.sample_indices(
+                run.buffer, key, cfg.batch_size
+            )
+            weights = replay.importance_weights(probabilities, cfg.priority_exponent_beta)
+        else:
+            indices = replay.uniform.sample_indices(run.buffer, key, cfg.batch_size, cfg.n_step)
+            weights = jnp.ones(cfg.batch_size, jnp.float32)
+        batch = replay.nstep_batch(run.buffer.storage, indices, cfg.n_step, run.gamma)
+        return indices, weights, batch
+
+    def _update(self, run: RunState, optimizer_step: jax.Array) -> RunState:
+        key, sample_key = jax.random.split(run.key)
+        indices, weights, batch = self._sample(run, sample_key)
+
+        def loss_fn(params):
+            per_example = self.agent.per_example_loss(self._apply, params, run.target_params, batch)
+            return jnp.mean(weights * per_example), per_example
+
+        (loss, per_example), grads = jax.value_and_grad(loss_fn, has_aux=True)(run.params)
+        updates, opt_state = self.optimizer.update(
+            grads, run.opt_state, run.params, masks=run.sparse.masks
+        )
+        params = optax.apply_updates(run.params, updates)
+        params, opt_state, sparse = self.method.update(
+            run.sparse, params, opt_state, grads, optimizer_step
+        )
+        buffer = run.buffer
+        if self.agent.prioritized:
+            # Dopamine's Rainbow: priority = sqrt(loss + 1e-10), i.e. exponent 0.5.
+            priorities = jnp.sqrt(per_example + 1e-10)
+            buffer = replay.prioritized.update_priorities(buffer, indices, priorities)
+        return run.replace(
+            params=params,
+            opt_state=opt_state,
+            sparse=sparse,
+            buffer=buffer,
+            key=key,
+            loss_sum=run.loss_sum + loss,
+            loss_count=run.loss_count + 1.0,
+        )
+
+    def _sync_target(self, run: RunState) -> RunState:
+        target = self.method.sync_target(run.sparse, run.params, run.target_params, 1.0)
+        return run.replace(target_params=target)
+
+    # ---- iterations (batched over runs) ---------------------------------------------------
+    def _acting_iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
+        period, _ = self.schedule
+        act = jax.vmap(self._act, in_axes=(0, None))
+        for j in range(period):
+            runs = act(runs, iteration * period + j)
+        return runs
+
+    def _learning_iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
+        period, updates = self.schedule
+        runs = self._acting_iteration(runs, iteration)
+        done_before = (iteration - self.first_learning_iteration()) * updates
+        update = jax.vmap(self._update, in_axes=(0, None))
+        for u in range(updates):
+            runs = update(runs, done_before + u + 1)
+        env_steps = (iteration + 1) * period
+        sync = env_steps % self.agent.config.target_update_period == 0
+        return jax.lax.cond(sync, jax.vmap(self._sync_target), lambda r: r, runs)
+
+    def _evaluate(self, run: RunState) -> jax.Array:
+        key, _ = jax.random.split(jax.random.fold_in(run.key, 1))
+        return evaluate(
+            self.env,
+            lambda obs: self.agent.q_values(self._apply(run.params, obs)),
+            key,
+            self.eval_episodes,
+            self.agent.config.epsilon_eval,
+        )
+
+    def chunk(
+        self, runs: RunState, start: jax.Array, acting: int, learning: int
+    ) -> tuple[RunState, dict]:
+        """`acting` warm-up iterations then `learning` iterations from iteration `start`, then
+        one evaluation; returns the runs and this chunk's metrics (one value per run)."""
+
+        def scan(body, runs, first, length):
+            if length == 0:
+                return runs
+            return jax.lax.scan(lambda r, i: (body(r, i), None), runs, first + jnp.arange(length))[
+                0
+            ]
+
+        runs = scan(self._acting_iteration, runs, start, acting)
+        runs = scan(self._learning_iteration, runs, start + acting, learning)
+        metrics = {
+            "eval_return": jax.vmap(self._evaluate)(runs),
+            "train_return": runs.finished_return_sum / jnp.maximum(runs.finished_episodes, 1),
+            "train_episodes": runs.finished_episodes,
+            "loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1),
+            "online": jax.vmap(layer_counts)(runs.params, runs.sparse.masks),
+            "target": jax.vmap(layer_counts)(runs.target_params, runs.sparse.masks),
+        }
+        zero = jnp.zeros_like(runs.loss_sum)
+        runs = runs.replace(
+            loss_sum=zero, loss_count=zero, finished_return_sum=zero, finished_episodes=zero
+        )
+        return runs, metrics
+
+    @functools.cached_property
+    def compiled_init(self):
+        return jax.jit(jax.vmap(self.init_run))
+
+    @functools.cached_property
+    def compiled_chunk(self):
+        return jax.jit(self.chunk, static_argnums=(2, 3), donate_argnums=(0,))
