@@ -5,4 +5,4 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/bootstrap.sh
-.venv/bin/sparserl inspect --mlp 4,256,256,2 --method rigl --sparsity 0.9 "$@"
+.venv/bin/sparserl inspect dqn CartPole-v1 --method rigl --sparsity 0.9 "$@"

@@ -178,3 +178,17 @@ def test_inspect_sparse_dqn_on_cartpole(capsys):
     assert table["dense_weights"] == dense
     assert table["weights"] == pytest.approx(0.1 * dense, abs=3)
     assert table["inference_flops"] == 2 * table["weights"]
+
+
+def test_parameter_matched_dense_has_the_sparse_parameter_count(capsys):
+    assert main(["inspect", "dqn", "CartPole-v1", "--sparsity", "0.9", "--json"]) == 0
+    sparse = json.loads(capsys.readouterr().out)["parameters"]
+    args = ["inspect", "dqn", "CartPole-v1", "--method", "dense", "--match-sparsity", "0.9"]
+    assert main([*args, "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    hidden = table["layers"][1]["shape"][0]
+    assert hidden == 162  # 162^2 + 8*162 + 2 = 27,542 vs 27,548 sparse parameters
+    assert table["parameters"] == 27_542 and sparse == 27_548
+    assert abs(table["parameters"] - sparse) < hidden  # one unit fewer/more is farther
+    with pytest.raises(TrainConfigError, match="needs method 'dense', not 'rigl'"):
+        resolve(TrainSpec("dqn", "CartPole-v1", method="rigl", match_sparsity=0.9))

@@ -144,6 +144,7 @@ def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
         agent_options=_assignments(args.set, "--set"),
         method_options=_method_options(args, with_sparsity=False),
         sweep=_sweep(getattr(args, "sweep", None)),
+        match_sparsity=args.match_sparsity,
     )
 
 
@@ -195,6 +196,13 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", help="hyper-parameter preset (default: the env's family)")
+    parser.add_argument(
+        "--match-sparsity",
+        type=float,
+        metavar="S",
+        help="dense only: pick the width whose parameter count matches the network at "
+        "sparsity S (parameter-matched dense baseline)",
+    )
     parser.add_argument(
         "--set",
         action="append",

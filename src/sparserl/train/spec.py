@@ -6,9 +6,14 @@ import dataclasses
 import itertools
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+
 from sparserl.agents import SWEEPABLE, ValueAgent, make_agent
 from sparserl.envs import JaxEnv, make_env
-from sparserl.sparsity import METHODS, SparseMethod, make_method
+from sparserl.nets import matched_width
+from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
+from sparserl.train.accounting import dense_leaf_count
 from sparserl.train.errors import TrainConfigError
 
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
@@ -34,6 +39,9 @@ class TrainSpec:
     agent_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     sweep: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    # Parameter-matched dense (Graesser et al. 2022): a dense network whose width gives it the
+    # parameter count of the default network at this sparsity (ERK unless method_options say).
+    match_sparsity: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +83,8 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     _positive_int("eval_episodes", spec.eval_episodes)
     env = make_env(spec.env)
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
+    if spec.match_sparsity is not None:
+        agent = _parameter_matched(spec, env, agent)
     cfg = agent.config
     period, updates = cfg.update_schedule()
     if steps % period:
@@ -120,6 +130,29 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     total_updates = (steps // period - first_learning) * updates
     method, phases = _methods(spec, total_updates)
     return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
+
+
+def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> ValueAgent:
+    """The agent with the width whose dense network matches the sparse parameter count."""
+    if spec.method != "dense":
+        raise TrainConfigError(
+            f"match_sparsity builds a parameter-matched dense baseline; it needs method "
+            f"'dense', not {spec.method!r}"
+        )
+    if "width" in spec.agent_options:
+        raise TrainConfigError("give either a width or match_sparsity, not both")
+    distribution = spec.method_options.get("distribution", "erk")
+    reference = make_method("static", sparsity=spec.match_sparsity, distribution=distribution)
+    network = agent.network(env)
+    params = jax.eval_shape(network.init, jax.random.key(0), jnp.zeros((1, *env.obs_shape)))
+    shapes = kernel_shapes(params)
+    target = sum(reference.layer_counts(shapes).values()) + dense_leaf_count(params)
+    width = matched_width(
+        lambda w: dataclasses.replace(agent, config=agent.config.replace(width=w)).network(env),
+        jnp.zeros((1, *env.obs_shape)),
+        target,
+    )
+    return dataclasses.replace(agent, config=agent.config.replace(width=width))
 
 
 def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, tuple]:
