@@ -150,6 +150,7 @@ def test_presets_follow_the_environment_family():
     cartpole = make_agent("dqn", make_env("CartPole-v1")).config
     assert (cartpole.hidden, cartpole.batch_size, cartpole.min_replay) == ((512, 512), 128, 500)
     assert cartpole.target_update_period == 500 and cartpole.learning_rate == 3e-4
+    assert cartpole.double_q and not ValueConfig().double_q
     atari = ValueConfig()
     assert (atari.learning_rate, atari.adam_eps, atari.batch_size) == (6.25e-5, 1.5e-4, 32)
     assert (atari.target_update_period, atari.min_replay) == (8000, 20_000)

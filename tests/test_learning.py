@@ -36,11 +36,11 @@ def test_90_percent_sparse_dqn_learns_cartpole(method):
         steps=40_000,
         eval_interval=4000,
     )
-    assert score >= 120
+    assert score >= 100
 
 
 def test_rainbow_learns_cartpole():
     score = mean_final_return(
-        agent="rainbow", env="CartPole-v1", seeds=2, steps=40_000, eval_interval=4000
+        agent="rainbow", env="CartPole-v1", seeds=2, steps=20_000, eval_interval=2000
     )
-    assert score >= 150
+    assert score >= 200
