@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from pathlib import Path
@@ -58,10 +59,9 @@ def _points(resolved: ResolvedSpec, program: ValueProgram, method: SparseMethod,
         lrs.append(point.get("learning_rate", cfg.learning_rate))
         wds.append(point.get("weight_decay", cfg.weight_decay))
         gammas.append(point.get("gamma", cfg.gamma))
-    stack = lambda *xs: jnp.stack([jnp.asarray(x) for x in xs])  # noqa: E731
     return RunPoint(
         key=jnp.stack(keys),
-        targets=jax.tree.map(stack, *targets),
+        targets=jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *targets),
         learning_rate=jnp.asarray(lrs, jnp.float32),
         weight_decay=jnp.asarray(wds, jnp.float32),
         gamma=jnp.asarray(gammas, jnp.float32),
@@ -110,7 +110,7 @@ def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
             label += f" (phase {number + 1}/{len(resolved.phases)})"
         writer = None
         if out is not None and number == len(resolved.phases) - 1:
-            writer = lambda history: _write_all(out, resolved, grid, history, start_time)  # noqa: E731
+            writer = functools.partial(_write_all, out, resolved, grid, t0=start_time)
         program, runs, history = _run_phase(resolved, method, points, label, writer)
         masks = runs.sparse.masks
         phase_results.append(history)
@@ -181,7 +181,7 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_all(out: Path, resolved, grid, history, t0) -> None:
+def _write_all(out: Path, resolved, grid, history, *, t0: float) -> None:
     """Rewrite each run's config and metrics after every chunk (atomic, so always valid)."""
     program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
     params = program.example_params()
