@@ -130,10 +130,11 @@ def measure(variant: str, workload: str, spec: TrainSpec) -> Result:
     resolved = resolve(spec)
     method = resolved.method
     program = ValueProgram(resolved.agent, resolved.env, method, spec.eval_episodes)
-    points = _points(resolved, program, method, resolved.grid())
+    params = program.example_params()
+    points = _points(resolved, params, method, resolved.grid())
     period, _ = resolved.agent.config.update_schedule()
     iterations = spec.steps // period
-    acting = min(program.first_learning_iteration(), iterations)
+    acting = min(resolved.agent.config.first_learning_iteration(), iterations)
 
     init, init_compile = timed(lambda: jax.jit(jax.vmap(program.init_run)).lower(points).compile())
     runs, init_run = timed(init, points)
@@ -145,7 +146,6 @@ def measure(variant: str, workload: str, spec: TrainSpec) -> Result:
     (_, metrics), chunk_run = timed(chunk, runs, start)
 
     cfg = resolved.agent.config
-    params = program.example_params()
     forward = network_budget(method, program.network, params, resolved.env.obs_shape)[
         "dense_inference_flops"
     ]

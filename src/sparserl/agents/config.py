@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from sparserl.agents.errors import AgentConfigError
@@ -64,6 +65,12 @@ class ValueConfig:
                 "(e.g. 0.25, 0.5, 1, 2)"
             )
         return period, 1
+
+    def first_learning_iteration(self) -> int:
+        """The first iteration (of `update_schedule()[0]` env steps) whose updates run: the
+        one that brings the stored transitions to `min_replay`."""
+        period, _ = self.update_schedule()
+        return max(0, math.ceil(self.min_replay / period) - 1)
 
     def replace(self, **changes: Any) -> ValueConfig:
         """A copy with some fields changed; unknown names are an error listing the valid ones."""

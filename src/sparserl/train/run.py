@@ -48,10 +48,9 @@ def run_id(spec: TrainSpec, point: dict[str, Any]) -> str:
     return "_".join(parts)
 
 
-def _points(resolved: ResolvedSpec, program: ValueProgram, method: SparseMethod, grid):
-    """Stack the grid into one batched RunPoint."""
+def _points(resolved: ResolvedSpec, params: Any, method: SparseMethod, grid) -> RunPoint:
+    """Stack the grid into one batched RunPoint (`params`: an example init, for the shapes)."""
     cfg = resolved.agent.config
-    params = program.example_params()
     keys, targets, lrs, wds, gammas = [], [], [], [], []
     for point in grid:
         keys.append(jax.random.key(point["seed"]))
@@ -69,12 +68,12 @@ def _points(resolved: ResolvedSpec, program: ValueProgram, method: SparseMethod,
 
 
 def _run_phase(resolved, method, points, label, on_chunk=None):
-    """Train every run of the grid with `method`; returns the final states and metrics."""
+    """Train every run of the grid with `method`; returns the final states and the history."""
     program = ValueProgram(resolved.agent, resolved.env, method, resolved.spec.eval_episodes)
     period, _ = resolved.agent.config.update_schedule()
     steps, interval = resolved.spec.steps, resolved.eval_interval
     per_chunk = interval // period
-    first_learning = program.first_learning_iteration()
+    first_learning = resolved.agent.config.first_learning_iteration()
     runs = program.compiled_init(points)
     progress = Progress(steps, len(points.gamma), label)
     history = []
@@ -88,7 +87,7 @@ def _run_phase(resolved, method, points, label, on_chunk=None):
         progress.update(done, float(np.mean(metrics["eval_return"])))
         if on_chunk is not None:
             on_chunk(history)
-    return program, runs, history
+    return runs, history
 
 
 def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
@@ -97,12 +96,13 @@ def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
     grid = resolved.grid()
     out = Path(out) if out is not None else None
     start_time = time.perf_counter()
+    network = resolved.agent.network(resolved.env)
+    params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
+    sizes = _LayerSizes.of(resolved.method, network, params, resolved.env.obs_shape)
     phase_results = []
     masks = None
     for number, method in enumerate(resolved.phases):
-        points = _points(
-            resolved, ValueProgram(resolved.agent, resolved.env, method, 1), method, grid
-        )
+        points = _points(resolved, params, method, grid)
         if masks is not None:
             points = points.replace(masks=masks)
         label = f"{spec.agent} {spec.env} {method.name}"
@@ -110,11 +110,11 @@ def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
             label += f" (phase {number + 1}/{len(resolved.phases)})"
         writer = None
         if out is not None and number == len(resolved.phases) - 1:
-            writer = functools.partial(_write_all, out, resolved, grid, t0=start_time)
-        program, runs, history = _run_phase(resolved, method, points, label, writer)
+            writer = functools.partial(_write_all, out, resolved, grid, sizes=sizes, t0=start_time)
+        runs, history = _run_phase(resolved, method, points, label, writer)
         masks = runs.sparse.masks
         phase_results.append(history)
-    results = _results(resolved, grid, phase_results[-1], start_time, program, runs)
+    results = _results(resolved, grid, phase_results[-1], start_time, network, params, sizes)
     if len(phase_results) > 1:
         pruned = [_eval_returns(phase_results[0], i) for i in range(len(grid))]
         for result, returns in zip(results, pruned, strict=True):
@@ -129,7 +129,25 @@ def _eval_returns(history, index: int) -> list[float]:
     return [float(m["eval_return"][index]) for _, _, m in history]
 
 
-def _metric_rows(history, index: int, dense_weights: dict[str, int], other: int, t0: float):
+@dataclasses.dataclass(frozen=True)
+class _LayerSizes:
+    """Per-layer dense sizes and the count of never-masked parameters: the same for every
+    run and chunk of a grid, so computed once per `train` call."""
+
+    dense: dict[str, int]
+    other: int
+
+    @classmethod
+    def of(cls, method: SparseMethod, network: Any, params: Any, obs_shape) -> _LayerSizes:
+        budget = network_budget(method, network, params, obs_shape)
+        return cls(
+            dense={layer["layer"]: layer["size"] for layer in budget["layers"]},
+            other=budget["parameters"] - budget["weights"],
+        )
+
+
+def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
+    dense_weights, other = sizes.dense, sizes.other
     rows = []
     for steps, now, metrics in history:
         nonzeros = {k: int(v[index]) for k, v in metrics["online"]["active"].items()}
@@ -181,32 +199,24 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_all(out: Path, resolved, grid, history, *, t0: float) -> None:
+def _write_all(out: Path, resolved, grid, history, *, sizes: _LayerSizes, t0: float) -> None:
     """Rewrite each run's config and metrics after every chunk (atomic, so always valid)."""
-    program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
-    params = program.example_params()
-    budget = network_budget(resolved.method, program.network, params, resolved.env.obs_shape)
-    dense = {layer["layer"]: layer["size"] for layer in budget["layers"]}
-    other = budget["parameters"] - budget["weights"]
     for index, point in enumerate(grid):
         directory = out / run_id(resolved.spec, point)
         if len(history) == 1:
             write_json(directory / "config.json", _config(resolved, point))
-        write_csv(directory / "metrics.csv", _metric_rows(history, index, dense, other, t0))
+        write_csv(directory / "metrics.csv", _metric_rows(history, index, sizes, t0))
 
 
-def _results(resolved, grid, history, t0, program, runs) -> list[RunResult]:
-    params = program.example_params()
+def _results(resolved, grid, history, t0, network, params, sizes) -> list[RunResult]:
     wall = time.perf_counter() - t0
     results = []
     for index, point in enumerate(grid):
         method = resolved.method
         if point["sparsity"] is not None:
             method = dataclasses.replace(method, sparsity=point["sparsity"])
-        budget = network_budget(method, program.network, params, resolved.env.obs_shape)
-        dense = {layer["layer"]: layer["size"] for layer in budget["layers"]}
-        other = budget["parameters"] - budget["weights"]
-        rows = _metric_rows(history, index, dense, other, t0)
+        budget = network_budget(method, network, params, resolved.env.obs_shape)
+        rows = _metric_rows(history, index, sizes, t0)
         returns = [row["eval_return"] for row in rows]
         summary = {
             "status": "finished",
@@ -214,7 +224,7 @@ def _results(resolved, grid, history, t0, program, runs) -> list[RunResult]:
             "evaluations": len(returns),
             "parameters": rows[-1]["parameters"],
             "sparsity": rows[-1]["sparsity"],
-            "dense_parameters": budget["dense_weights"] + other,
+            "dense_parameters": budget["dense_weights"] + sizes.other,
             "inference_flops": budget["inference_flops"],
             "training_flops_per_example": budget["training_flops"],
             "group_wall_s": round(wall, 3),

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 from sparserl.agents import SWEEPABLE, ValueAgent, make_agent
 from sparserl.envs import JaxEnv, make_env
 from sparserl.nets import matched_width
-from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
-from sparserl.train.accounting import dense_leaf_count
+from sparserl.sparsity import METHODS, SparseMethod, make_method
+from sparserl.train.accounting import network_budget
 from sparserl.train.errors import TrainConfigError
 
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
@@ -126,8 +126,7 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
             )
         if not values:
             raise TrainConfigError(f"sweep over {name!r} has no values")
-    first_learning = max(0, -(-cfg.min_replay // period) - 1)
-    total_updates = (steps // period - first_learning) * updates
+    total_updates = (steps // period - cfg.first_learning_iteration()) * updates
     method, phases = _methods(spec, total_updates)
     return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
 
@@ -145,8 +144,7 @@ def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> Value
     reference = make_method("static", sparsity=spec.match_sparsity, distribution=distribution)
     network = agent.network(env)
     params = jax.eval_shape(network.init, jax.random.key(0), jnp.zeros((1, *env.obs_shape)))
-    shapes = kernel_shapes(params)
-    target = sum(reference.layer_counts(shapes).values()) + dense_leaf_count(params)
+    target = network_budget(reference, network, params, env.obs_shape)["parameters"]
     width = matched_width(
         lambda w: dataclasses.replace(agent, config=agent.config.replace(width=w)).network(env),
         jnp.zeros((1, *env.obs_shape)),

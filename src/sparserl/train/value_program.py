@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from typing import Any
 
 import jax
@@ -110,11 +109,6 @@ class ValueProgram:
     @property
     def schedule(self) -> tuple[int, int]:
         return self.agent.config.update_schedule()
-
-    def first_learning_iteration(self) -> int:
-        """The first iteration whose updates run: once `min_replay` steps are stored."""
-        period, _ = self.schedule
-        return max(0, math.ceil(self.agent.config.min_replay / period) - 1)
 
     def example_params(self, key: jax.Array | None = None) -> PyTree:
         """Network parameters for one run (shapes and layer names)."""
@@ -263,7 +257,7 @@ class ValueProgram:
     def _learning_iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
         period, updates = self.schedule
         runs = self._acting_iteration(runs, iteration)
-        done_before = (iteration - self.first_learning_iteration()) * updates
+        done_before = (iteration - self.agent.config.first_learning_iteration()) * updates
         update = jax.vmap(self._update, in_axes=(0, None))
         for u in range(updates):
             runs = update(runs, done_before + u + 1)
