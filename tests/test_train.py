@@ -38,6 +38,12 @@ SMALL = {
         ({"eval_interval": 300}, TrainConfigError, "must be a multiple of the update period 4"),
         ({"sweep": {"batch_size": (32,)}}, TrainConfigError, "'batch_size' cannot be swept"),
         (
+            {"sweep": {"gamma": ("",)}},
+            TrainConfigError,
+            "sweep over 'gamma' needs numbers, got ['']",
+        ),
+        ({"agent_options": {"torso": "resnet"}}, AgentConfigError, "unknown torso 'resnet'"),
+        (
             {"method": "dense", "sparsities": (0.9,)},
             SparsityConfigError,
             "no option(s) ['sparsity']",

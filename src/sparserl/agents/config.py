@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from sparserl.agents.errors import AgentConfigError
+from sparserl.nets import TORSOS
 
 # Hyper-parameters that may differ between the runs of one compiled program (vmapped).
 SWEEPABLE = ("learning_rate", "weight_decay", "gamma")
@@ -49,6 +50,8 @@ class ValueConfig:
                 raise AgentConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise AgentConfigError(f"gamma must be in [0, 1], got {self.gamma!r}")
+        if self.torso is not None and self.torso not in TORSOS:
+            raise AgentConfigError(f"unknown torso {self.torso!r}; choose one of {list(TORSOS)}")
         if self.loss not in ("huber", "mse"):
             raise AgentConfigError(f"unknown loss {self.loss!r}; choose one of ['huber', 'mse']")
         self.update_schedule()  # validates the replay ratio

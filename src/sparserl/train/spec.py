@@ -126,6 +126,9 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
             )
         if not values:
             raise TrainConfigError(f"sweep over {name!r} has no values")
+        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise TrainConfigError(f"sweep over {name!r} needs numbers, got {bad}")
     total_updates = (steps // period - cfg.first_learning_iteration()) * updates
     method, phases = _methods(spec, total_updates)
     return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
