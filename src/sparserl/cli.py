@@ -8,14 +8,13 @@ import json
 import sys
 from collections.abc import Sequence
 
-from sparserl.agents import AGENTS, AgentConfigError
+from sparserl.agents import AGENTS, AgentConfigError, method_preset
 from sparserl.envs import ENVS, EnvConfigError
 from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_method
 from sparserl.sparsity.distributions import DISTRIBUTIONS
 from sparserl.sparsity.summary import mlp_shapes
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
-from sparserl.train.accounting import network_budget
-from sparserl.train.value_program import ValueProgram
+from sparserl.train.accounting import agent_budget
 
 CONFIG_ERRORS = (SparsityConfigError, AgentConfigError, EnvConfigError, TrainConfigError)
 
@@ -145,6 +144,12 @@ def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
         method_options=_method_options(args, with_sparsity=False),
         sweep=_sweep(getattr(args, "sweep", None)),
         match_sparsity=args.match_sparsity,
+        network_options={
+            name: _assignments(getattr(args, f"{name}_set"), f"--{name}-set")
+            for name in ("actor", "critic")
+            if getattr(args, f"{name}_set")
+        },
+        actor_fraction=args.actor_fraction,
     )
 
 
@@ -153,12 +158,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.agent is not None:
         if args.env is None:
             raise TrainConfigError("inspect AGENT ENV needs both an agent and an environment")
+        if args.method is None and method_preset(args.agent, args.preset, args.env) is None:
+            args.method = "rigl"  # inspect shows a sparse network unless a preset names one
         resolved = resolve(_spec(args, (args.sparsity,) if args.sparsity is not None else ()))
-        program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
-        params = program.example_params()
-        table = network_budget(resolved.method, program.network, params, resolved.env.obs_shape)
+        table = agent_budget(resolved, args.sparsity)
         table = {"agent": args.agent, "env": args.env, **table}
     else:
+        args.method = args.method or "rigl"
         options = _method_options(args)
         if "total_steps" in METHODS[args.method].__dataclass_fields__:
             options["total_steps"] = args.steps  # the run length has a default
@@ -180,7 +186,9 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         choices=list(METHODS),
-        default="dense" if parser.prog.endswith("train") else "rigl",
+        default=None,
+        help="sparse method (default: the preset's, e.g. ds for td3 --preset ds-td3, else "
+        "dense; rigl for inspect --mlp)",
     )
     parser.add_argument(
         "--distribution", choices=list(DISTRIBUTIONS), help="default: erk (er for ds)"
@@ -208,6 +216,21 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="NAME=VALUE",
         help="override an agent hyper-parameter, e.g. --set learning_rate=3e-4 (repeatable)",
+    )
+    for name in ("actor", "critic"):
+        parser.add_argument(
+            f"--{name}-set",
+            action="append",
+            metavar="NAME=VALUE",
+            help=f"actor-critic agents: a method option for the {name} only, e.g. "
+            f"--{name}-set sparsity=0.5 or --{name}-set method=dense (repeatable)",
+        )
+    parser.add_argument(
+        "--actor-fraction",
+        type=float,
+        metavar="F",
+        help="actor-critic agents: the actor's share of one weight budget of (1 - sparsity) x "
+        "the dense weights of both networks (Graesser et al. 2022; dense split ~0.33)",
     )
 
 

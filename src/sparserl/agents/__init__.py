@@ -1,28 +1,40 @@
-"""sparserl.agents: value-based agents (DQN, Rainbow) as configs plus per-example losses.
+"""sparserl.agents: value-based agents (DQN, Rainbow) as configs plus per-example losses, and
+off-policy actor-critic agents (SAC, TD3) as configs plus an update over named networks.
 
 Agents never see the sparse method: the training loop masks, updates topologies and syncs
-targets around the agent's loss.
+targets around the agent's losses.
 """
 
 from sparserl.agents.config import SWEEPABLE, RainbowConfig, ValueConfig
 from sparserl.agents.dqn import DQN
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.presets import PRESETS
+from sparserl.agents.off_policy import OffPolicyAgent
+from sparserl.agents.off_policy_config import OffPolicyConfig, SACConfig, TD3Config
+from sparserl.agents.presets import PRESETS, method_preset
 from sparserl.agents.rainbow import Rainbow
 from sparserl.agents.registry import AGENTS, make_agent
+from sparserl.agents.sac import SAC
+from sparserl.agents.td3 import TD3
 from sparserl.agents.value_agent import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
 
 __all__ = [
     "AGENTS",
     "DQN",
+    "OffPolicyAgent",
+    "OffPolicyConfig",
     "PRESETS",
     "SWEEPABLE",
     "AgentConfigError",
     "Rainbow",
     "RainbowConfig",
+    "SAC",
+    "SACConfig",
+    "TD3",
+    "TD3Config",
     "ValueAgent",
     "ValueConfig",
     "epsilon_greedy",
     "linearly_decaying_epsilon",
     "make_agent",
+    "method_preset",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Self
 
 from sparserl.agents.errors import AgentConfigError
 from sparserl.nets import TORSOS
@@ -14,7 +14,43 @@ SWEEPABLE = ("learning_rate", "weight_decay", "gamma")
 
 
 @dataclasses.dataclass(frozen=True)
-class ValueConfig:
+class AgentConfig:
+    """Base of every agent config: frozen, replaced by name with a clear error for typos."""
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed; unknown names are an error listing the valid ones."""
+        valid = [f.name for f in dataclasses.fields(self)]
+        unknown = [k for k in changes if k not in valid]
+        if unknown:
+            raise AgentConfigError(
+                f"{type(self).__name__} has no option(s) {unknown}; its options are {valid}"
+            )
+        return dataclasses.replace(self, **changes)
+
+
+def check_ints(config: AgentConfig, low: int, *names: str) -> None:
+    """Each named field must be an integer >= `low`."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise AgentConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def check_positive(config: AgentConfig, *names: str) -> None:
+    """Each named field must be a number > 0."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise AgentConfigError(f"{name} must be a number > 0, got {value!r}")
+
+
+def check_gamma(config: AgentConfig) -> None:
+    if not 0.0 <= config.gamma <= 1.0:
+        raise AgentConfigError(f"gamma must be in [0, 1], got {config.gamma!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueConfig(AgentConfig):
     """Shared by DQN and Rainbow. Defaults: Dopamine's DQN on Atari (Obando-Ceron et al.
     2024, Table 2); presets override them per environment family."""
 
@@ -39,17 +75,10 @@ class ValueConfig:
     epsilon_eval: float = 0.001  # Table 2
 
     def __post_init__(self) -> None:
-        positive_ints = ("batch_size", "n_step", "target_update_period", "replay_capacity")
-        for name in (*positive_ints, "min_replay", "epsilon_decay_steps"):
-            value = getattr(self, name)
-            low = 1 if name in positive_ints else 0
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise AgentConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        for name in ("learning_rate", "adam_eps", "width", "replay_ratio"):
-            if not getattr(self, name) > 0:
-                raise AgentConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise AgentConfigError(f"gamma must be in [0, 1], got {self.gamma!r}")
+        check_ints(self, 1, "batch_size", "n_step", "target_update_period", "replay_capacity")
+        check_ints(self, 0, "min_replay", "epsilon_decay_steps")
+        check_positive(self, "learning_rate", "adam_eps", "width", "replay_ratio")
+        check_gamma(self)
         if self.torso is not None and self.torso not in TORSOS:
             raise AgentConfigError(f"unknown torso {self.torso!r}; choose one of {list(TORSOS)}")
         if self.loss not in ("huber", "mse"):
@@ -74,16 +103,6 @@ class ValueConfig:
         one that brings the stored transitions to `min_replay`."""
         period, _ = self.update_schedule()
         return max(0, math.ceil(self.min_replay / period) - 1)
-
-    def replace(self, **changes: Any) -> ValueConfig:
-        """A copy with some fields changed; unknown names are an error listing the valid ones."""
-        valid = [f.name for f in dataclasses.fields(self)]
-        unknown = [k for k in changes if k not in valid]
-        if unknown:
-            raise AgentConfigError(
-                f"{type(self).__name__} has no option(s) {unknown}; its options are {valid}"
-            )
-        return dataclasses.replace(self, **changes)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,6 +61,71 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# Off-policy actor-critic agents: the config defaults are the MuJoCo settings of each paper.
+# Pendulum / MountainCarContinuous: 1000 random steps and lr 1e-3 (rl-baselines3-zoo's
+# Pendulum settings use lr 1e-3), so that a few thousand steps suffice.
+_CLASSIC_CONTROL_OFF_POLICY: dict[str, Any] = {"learning_starts": 1_000, "learning_rate": 1e-3}
+
+# DS-TD3 (Sokar et al. 2022, Sec. 4.1): Adam lr 1e-3 with weight decay 2e-4 (PyTorch's coupled
+# L2), batch 100; the method side (ER topology, eta, e) is in `method_preset`.
+_DS_TD3: dict[str, Any] = {
+    "learning_rate": 1e-3,
+    "weight_decay": 2e-4,
+    "l2_weight_decay": True,
+    "batch_size": 100,
+}
+
+PRESETS["sac"] = {"mujoco": {}, "classic_control": _CLASSIC_CONTROL_OFF_POLICY}
+PRESETS["td3"] = {
+    "mujoco": {},
+    "classic_control": _CLASSIC_CONTROL_OFF_POLICY,
+    "ds-td3": _DS_TD3,
+}
+
+# lambda^1 (first layer) of DS-TD3 per environment (Sokar et al. 2022, Sec. 4.1; lambda^2 = 64).
+# Pendulum-v1 / MountainCarContinuous-v0 are ours: 3 or 2 inputs leave at most ~3 as lambda^1,
+# and 1.5 gives a first-layer density near the paper's (~0.4-0.5 on MuJoCo).
+DS_TD3_LAMBDA_1 = {
+    "HalfCheetah-v5": 7.0,
+    "Hopper-v5": 7.0,
+    "Walker2d-v5": 7.0,
+    "Ant-v5": 40.0,
+    "Humanoid-v5": 61.0,
+    "Pendulum-v1": 1.5,
+    "MountainCarContinuous-v0": 1.5,
+}
+DS_TD3_LAMBDA_2 = 64.0
+
+
+def method_preset(agent: str, preset: str | None, env_id: str) -> dict[str, Any] | None:
+    """The sparse-method side of a paper preset: default method, options for every network
+    and per-network options (`{"method", "options", "networks"}`), or None."""
+    if (agent, preset) != ("td3", "ds-td3"):
+        return None
+    if env_id not in DS_TD3_LAMBDA_1:
+        raise AgentConfigError(
+            f"preset 'ds-td3' has no lambda^1 for {env_id!r}; known: {list(DS_TD3_LAMBDA_1)} "
+            "(give --er-lambda per layer instead)"
+        )
+    lambdas = (DS_TD3_LAMBDA_1[env_id], DS_TD3_LAMBDA_2)
+
+    def er(prefixes):
+        return {f"{p}encoder/dense_{i}": lam for p in prefixes for i, lam in enumerate(lambdas)}
+
+    return {
+        "method": "ds",
+        # ER topology with explicit lambdas, dense output layers (Sec. 4.1); Static-TD3 uses
+        # the same topology without evolution.
+        "options": {"distribution": "er", "dense_output": True},
+        "networks": {
+            # The actor learns every d = 2 critic steps and evolves when the critic does
+            # (Alg. 1: every e = 1000 iterations): every 500 of its own optimizer steps.
+            "actor": {"er_lambda": er([""]), "update_interval": 500},
+            "critic": {"er_lambda": er(["q1/", "q2/"])},
+        },
+    }
+
+
 def preset_overrides(agent: str, preset: str) -> dict[str, Any]:
     """The overrides of a named preset; an unknown one is an error listing the valid ones."""
     presets = PRESETS[agent]

@@ -4,30 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from sparserl.agents.config import RainbowConfig, ValueConfig
+from sparserl.agents.config import AgentConfig, RainbowConfig, ValueConfig
 from sparserl.agents.dqn import DQN
 from sparserl.agents.errors import AgentConfigError
+from sparserl.agents.off_policy import OffPolicyAgent
+from sparserl.agents.off_policy_config import SACConfig, TD3Config
 from sparserl.agents.presets import preset_overrides
 from sparserl.agents.rainbow import Rainbow
+from sparserl.agents.sac import SAC
+from sparserl.agents.td3 import TD3
 from sparserl.agents.value_agent import ValueAgent
-from sparserl.envs import JaxEnv
 
-AGENTS: dict[str, tuple[type[ValueAgent], type[ValueConfig]]] = {
+AGENTS: dict[str, tuple[type, type[AgentConfig]]] = {
     "dqn": (DQN, ValueConfig),
     "rainbow": (Rainbow, RainbowConfig),
+    "sac": (SAC, SACConfig),
+    "td3": (TD3, TD3Config),
 }
 
 
 def make_agent(
-    name: str, env: JaxEnv, preset: str | None = None, overrides: dict[str, Any] | None = None
-) -> ValueAgent:
+    name: str, env: Any, preset: str | None = None, overrides: dict[str, Any] | None = None
+) -> ValueAgent | OffPolicyAgent:
     """Agent `name` for `env`: its family's preset (or `preset`), then `overrides`."""
     if name not in AGENTS:
         raise AgentConfigError(f"unknown agent {name!r}; choose one of {list(AGENTS)}")
     agent_cls, config_cls = AGENTS[name]
     options = preset_overrides(name, preset or env.spec.family)
     options.update(overrides or {})
+    agent_cls.check_env(env)  # before the config: the wrong kind of env is the first error
     config = config_cls().replace(**options)
-    agent = agent_cls(config)
-    agent.check_env(env)
-    return agent
+    if issubclass(agent_cls, OffPolicyAgent):
+        return agent_cls.for_env(config, env)
+    return agent_cls(config)

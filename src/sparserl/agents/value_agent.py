@@ -27,11 +27,12 @@ class ValueAgent:
     def prioritized(self) -> bool:
         return False
 
-    def check_env(self, env: JaxEnv) -> None:
+    @classmethod
+    def check_env(cls, env: JaxEnv) -> None:
         """Refuse environments this agent cannot act in (continuous actions)."""
         if not env.discrete:
             raise AgentConfigError(
-                f"{self.name} needs discrete actions but {env.env_id} has continuous actions "
+                f"{cls.name} needs discrete actions but {env.env_id} has continuous actions "
                 f"of shape {env.action_shape}; use sac or td3 for it"
             )
 

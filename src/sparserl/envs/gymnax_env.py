@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from sparserl.envs.registry import EnvSpec
 
 
+def bound_array(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """An action bound (scalar or array) as a read-only float32 array of `shape`."""
+    array = np.array(np.broadcast_to(np.asarray(value, np.float32), shape))
+    array.setflags(write=False)
+    return array
+
+
 @struct.dataclass
 class Step:
     """One environment step: `obs` is already reset when the episode ended."""
@@ -41,6 +48,10 @@ class JaxEnv:
     num_actions: int | None  # None for continuous actions
     action_shape: tuple[int, ...]
     max_episode_steps: int
+    # float32 arrays of `action_shape` bounding continuous actions; None for discrete ones.
+    # Left out of ==/hash (they follow from the spec), so the env stays hashable.
+    action_low: np.ndarray | None = dataclasses.field(default=None, compare=False)
+    action_high: np.ndarray | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def from_gymnax(cls, spec: EnvSpec) -> JaxEnv:
@@ -48,14 +59,17 @@ class JaxEnv:
         space = env.action_space(params)
         discrete = hasattr(space, "n")
         obs_shape = tuple(env.observation_space(params).shape)
+        action_shape = () if discrete else tuple(space.shape)
         return cls(
             spec=spec,
             env=env,
             params=params,
             obs_shape=obs_shape,
             num_actions=int(space.n) if discrete else None,
-            action_shape=() if discrete else tuple(space.shape),
+            action_shape=action_shape,
             max_episode_steps=int(params.max_steps_in_episode),
+            action_low=None if discrete else bound_array(space.low, action_shape),
+            action_high=None if discrete else bound_array(space.high, action_shape),
         )
 
     @property

@@ -6,19 +6,23 @@ import dataclasses
 import math
 
 from sparserl.envs.errors import EnvConfigError
+from sparserl.envs.gymnasium_env import HostEnv
 from sparserl.envs.gymnax_env import JaxEnv
 
 
 @dataclasses.dataclass(frozen=True)
 class EnvSpec:
-    """What an environment id stands for: its backend id, family and default network."""
+    """What an environment id stands for: its backend and id there, family and default network."""
 
     env_id: str
     backend_id: str
-    family: str  # classic_control | minatar: selects presets and the default torso
+    family: str  # classic_control | minatar | mujoco: selects presets and the default torso
     torso: str  # the network body used for it by default
     # (low, high) box the Q-network rescales observations from, to [-1, 1]
     obs_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    # gymnax: JAX-native, stepped inside the jitted program (JaxEnv);
+    # gymnasium: stepped on the host in Python (HostEnv), e.g. MuJoCo.
+    backend: str = "gymnax"
 
 
 # Observation boxes of Dopamine's classic-control networks (gym_lib.*_MIN_VALS / _MAX_VALS).
@@ -42,13 +46,21 @@ ENVS: dict[str, EnvSpec] = {
         EnvSpec("Asterix-MinAtar", "Asterix-MinAtar", "minatar", "minatar_cnn"),
         EnvSpec("Freeway-MinAtar", "Freeway-MinAtar", "minatar", "minatar_cnn"),
         EnvSpec("SpaceInvaders-MinAtar", "SpaceInvaders-MinAtar", "minatar", "minatar_cnn"),
+        # MuJoCo locomotion through gymnasium, stepped on the host: continuous actions.
+        *(
+            EnvSpec(name, name, "mujoco", "mlp", backend="gymnasium")
+            for name in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")
+        ),
     )
 }
 
 
-def make_env(env_id: str) -> JaxEnv:
-    """The JAX environment for `env_id`; an unknown id is an error listing the known ones."""
+def make_env(env_id: str) -> JaxEnv | HostEnv:
+    """The environment for `env_id`: a JaxEnv (gymnax) or a HostEnv (gymnasium) by its backend;
+    an unknown id is an error listing the known ones."""
     spec = ENVS.get(env_id)
     if spec is None:
         raise EnvConfigError(f"unknown environment {env_id!r}; choose one of {list(ENVS)}")
+    if spec.backend == "gymnasium":
+        return HostEnv.from_gymnasium(spec)
     return JaxEnv.from_gymnax(spec)

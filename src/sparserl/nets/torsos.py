@@ -26,6 +26,9 @@ def scale_units(n: int, width: float) -> int:
     return max(1, round_half_up(n * check_width(width)))
 
 
+ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh}
+
+
 def _flatten(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1)
 
@@ -35,12 +38,14 @@ class MLP(nn.Module):
 
     hidden: tuple[int, ...] = (512, 512)  # Graesser et al. 2022 classic control (Dopamine)
     width: float = 1.0
+    activation: str = "relu"  # "relu" or "tanh" (PPO's usual choice)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
         x = _flatten(jnp.asarray(x, jnp.float32))
         for i, units in enumerate(self.hidden):
-            x = nn.relu(nn.Dense(scale_units(units, self.width), name=f"dense_{i}")(x))
+            x = act(nn.Dense(scale_units(units, self.width), name=f"dense_{i}")(x))
         return x
 
 

@@ -233,12 +233,13 @@ class _Sparse(SparseMethod):
         object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
 
     def resolved_dense_layers(self, shapes: Shapes) -> list[str]:
-        """User-listed dense layers, plus the output (last) layer when `dense_output`."""
+        """User-listed dense layers, plus the output layers when `dense_output`: the last
+        layer and every layer with its leaf name (the heads of parallel sub-networks, e.g.
+        `q1/head` and `q2/head` of twin critics)."""
         dense = list(self.dense_layers)
         if self.dense_output and shapes:
-            last = list(shapes)[-1]
-            if last not in dense:
-                dense.append(last)
+            leaf = list(shapes)[-1].rsplit("/", 1)[-1]
+            dense += [n for n in shapes if n.rsplit("/", 1)[-1] == leaf and n not in dense]
         return dense
 
     def sparse_layers(self, shapes: Shapes) -> list[str]:

@@ -1,4 +1,4 @@
-"""Greedy evaluation episodes inside the jitted program (ε_eval, K parallel episodes)."""
+"""Evaluation episodes inside the jitted program: K episodes side by side on a JAX env."""
 
 from __future__ import annotations
 
@@ -7,21 +7,20 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from sparserl.agents import epsilon_greedy
 from sparserl.envs import JaxEnv
 
 
 def evaluate(
     env: JaxEnv,
-    q_values: Callable[[jax.Array], jax.Array],
+    act: Callable[[jax.Array, jax.Array], jax.Array],
     key: jax.Array,
     episodes: int,
-    epsilon: float,
 ) -> jax.Array:
     """Mean undiscounted return of `episodes` episodes run side by side until each first ends.
 
-    `q_values(obs_batch) -> [K, A]`. Episodes stop at the environment's time limit at the
-    latest, so the loop is bounded by `env.max_episode_steps`.
+    `act(obs_batch, key) -> actions [K, ...]` (ε-greedy, or a deterministic policy). Episodes
+    stop at the environment's time limit at the latest, so the loop is bounded by
+    `env.max_episode_steps`.
     """
     reset_key, key = jax.random.split(key)
     obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
@@ -31,10 +30,7 @@ def evaluate(
     def body(carry):
         key, obs, state, returns, active = carry
         key, act_key, step_key = jax.random.split(key, 3)
-        q = q_values(obs)
-        actions = jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(
-            jax.random.split(act_key, episodes), q, epsilon
-        )
+        actions = act(obs, act_key)
         step = jax.vmap(env.step)(jax.random.split(step_key, episodes), state, actions)
         returns = returns + jnp.where(active, step.reward, 0.0)
         active = active & ~(step.terminated | step.truncated)

@@ -13,12 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparserl.sparsity import SparseMethod
-from sparserl.train.accounting import network_budget
+from sparserl.envs import HostEnv
+from sparserl.train.accounting import agent_budget
+from sparserl.train.off_policy_program import OffPolicyProgram
 from sparserl.train.outputs import write_csv, write_json
+from sparserl.train.point import RunPoint
 from sparserl.train.progress import Progress
+from sparserl.train.runners import OffPolicyHostRunner, OffPolicyJaxRunner, ValueRunner
 from sparserl.train.spec import ResolvedSpec, TrainSpec, resolve
-from sparserl.train.value_program import RunPoint, ValueProgram
+from sparserl.train.value_program import ValueProgram
 from sparserl.versions import versions
 
 
@@ -48,13 +51,13 @@ def run_id(spec: TrainSpec, point: dict[str, Any]) -> str:
     return "_".join(parts)
 
 
-def _points(resolved: ResolvedSpec, params: Any, method: SparseMethod, grid) -> RunPoint:
-    """Stack the grid into one batched RunPoint (`params`: an example init, for the shapes)."""
+def _points(resolved: ResolvedSpec, targets_for, grid) -> RunPoint:
+    """Stack the grid into one batched RunPoint; `targets_for(sparsity)` gives a run's targets."""
     cfg = resolved.agent.config
     keys, targets, lrs, wds, gammas = [], [], [], [], []
     for point in grid:
         keys.append(jax.random.key(point["seed"]))
-        targets.append(method.targets(params, point["sparsity"]))
+        targets.append(targets_for(point["sparsity"]))
         lrs.append(point.get("learning_rate", cfg.learning_rate))
         wds.append(point.get("weight_decay", cfg.weight_decay))
         gammas.append(point.get("gamma", cfg.gamma))
@@ -67,42 +70,38 @@ def _points(resolved: ResolvedSpec, params: Any, method: SparseMethod, grid) -> 
     )
 
 
-def _run_phase(resolved, method, points, label, on_chunk=None):
-    """Train every run of the grid with `method`; returns the final states and the history."""
-    program = ValueProgram(resolved.agent, resolved.env, method, resolved.spec.eval_episodes)
-    period, _ = resolved.agent.config.update_schedule()
-    steps, interval = resolved.spec.steps, resolved.eval_interval
-    per_chunk = interval // period
-    first_learning = resolved.agent.config.first_learning_iteration()
-    runs = program.compiled_init(points)
-    progress = Progress(steps, len(points.gamma), label)
+def _run_phase(runner, steps: int, interval: int, runs: int, label: str, on_chunk=None):
+    """Call the runner's chunks for the whole run; returns the history of chunk metrics."""
+    progress = Progress(steps, runs, label)
     history = []
     for chunk in range(steps // interval):
-        start = chunk * per_chunk
-        acting = min(max(first_learning - start, 0), per_chunk)
-        runs, metrics = program.compiled_chunk(runs, jnp.int32(start), acting, per_chunk - acting)
-        metrics = jax.device_get(metrics)
+        metrics = runner.chunk(chunk)
         done = (chunk + 1) * interval
         history.append((done, time.perf_counter(), metrics))
         progress.update(done, float(np.mean(metrics["eval_return"])))
         if on_chunk is not None:
             on_chunk(history)
-    return runs, history
+    return history
 
 
 def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
     """Train the grid of `spec`; write one directory per run under `out` if given."""
     resolved = resolve(spec)
+    if resolved.networks is not None:
+        return _train_actor_critic(resolved, out)
     grid = resolved.grid()
     out = Path(out) if out is not None else None
     start_time = time.perf_counter()
-    network = resolved.agent.network(resolved.env)
     params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
-    sizes = _LayerSizes.of(resolved.method, network, params, resolved.env.obs_shape)
+
+    def budget_for(point):
+        return agent_budget(resolved, point["sparsity"])
+
+    sizes = _LayerSizes.of(agent_budget(resolved, None))
     phase_results = []
     masks = None
     for number, method in enumerate(resolved.phases):
-        points = _points(resolved, params, method, grid)
+        points = _points(resolved, functools.partial(method.targets, params), grid)
         if masks is not None:
             points = points.replace(masks=masks)
         label = f"{spec.agent} {spec.env} {method.name}"
@@ -111,14 +110,71 @@ def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
         writer = None
         if out is not None and number == len(resolved.phases) - 1:
             writer = functools.partial(_write_all, out, resolved, grid, sizes=sizes, t0=start_time)
-        runs, history = _run_phase(resolved, method, points, label, writer)
-        masks = runs.sparse.masks
+        program = ValueProgram(resolved.agent, resolved.env, method, spec.eval_episodes)
+        runner = ValueRunner(program, points, resolved.eval_interval)
+        history = _run_phase(runner, spec.steps, resolved.eval_interval, len(grid), label, writer)
+        masks = runner.runs.sparse.masks
         phase_results.append(history)
-    results = _results(resolved, grid, phase_results[-1], start_time, network, params, sizes)
+    results = _results(resolved, grid, phase_results[-1], start_time, budget_for, sizes)
     if len(phase_results) > 1:
         pruned = [_eval_returns(phase_results[0], i) for i in range(len(grid))]
         for result, returns in zip(results, pruned, strict=True):
             result.summary["pruning_phase_final_return"] = final_score(returns)
+    return _finish(out, results)
+
+
+def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[RunResult]:
+    """SAC / TD3: one program over the grid, on a JAX or a host environment."""
+    spec, grid = resolved.spec, resolved.grid()
+    out = Path(out) if out is not None else None
+    start_time = time.perf_counter()
+    program = OffPolicyProgram(
+        resolved.agent,
+        resolved.env,
+        tuple(resolved.networks.items()),
+        spec.eval_episodes,
+        spec.steps,
+    )
+    params = program.example_params()
+
+    def targets_for(level):
+        return {n: m.targets(params[n]) for n, m in resolved.methods_at(level).items()}
+
+    def budget_for(point):
+        return agent_budget(resolved, point["sparsity"])
+
+    sizes = _LayerSizes.of(budget_for({"sparsity": (spec.sparsities or (None,))[0]}))
+    points = _points(resolved, targets_for, grid)
+    if isinstance(resolved.env, HostEnv):
+        runner = OffPolicyHostRunner(
+            program, points, resolved.eval_interval, [p["seed"] for p in grid]
+        )
+    else:
+        runner = OffPolicyJaxRunner(program, points, resolved.eval_interval)
+    writer = None
+    if out is not None:
+        writer = functools.partial(
+            _write_all,
+            out,
+            resolved,
+            grid,
+            sizes=sizes,
+            t0=start_time,
+            methods_at=resolved.methods_at,
+        )
+    label = f"{spec.agent} {spec.env} " + "/".join(
+        sorted({m.name for m in resolved.networks.values()})
+    )
+    try:
+        history = _run_phase(runner, spec.steps, resolved.eval_interval, len(grid), label, writer)
+    finally:
+        if hasattr(runner, "close"):
+            runner.close()
+    results = _results(resolved, grid, history, start_time, budget_for, sizes)
+    return _finish(out, results)
+
+
+def _finish(out: Path | None, results: list[RunResult]) -> list[RunResult]:
     if out is not None:
         for result in results:
             write_json(out / result.run_id / "summary.json", result.summary)
@@ -138,8 +194,7 @@ class _LayerSizes:
     other: int
 
     @classmethod
-    def of(cls, method: SparseMethod, network: Any, params: Any, obs_shape) -> _LayerSizes:
-        budget = network_budget(method, network, params, obs_shape)
+    def of(cls, budget: dict[str, Any]) -> _LayerSizes:
         return cls(
             dense={layer["layer"]: layer["size"] for layer in budget["layers"]},
             other=budget["parameters"] - budget["weights"],
@@ -156,16 +211,20 @@ def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
             net: sum(int(v[index]) for v in metrics[net]["outside"].values())
             for net in ("online", "target")
         }
+        target_excess = sum(
+            max(0, int(v[index]) - nonzeros[k]) for k, v in metrics["target"]["nonzero"].items()
+        )
         row = {
             "step": steps,
             "eval_return": float(metrics["eval_return"][index]),
             "train_return": float(metrics["train_return"][index]),
             "train_episodes": int(metrics["train_episodes"][index]),
-            "loss": float(metrics["loss"][index]),
+            **{name: float(v[index]) for name, v in metrics["losses"].items()},
             "parameters": weights + other,
             "sparsity": 1.0 - weights / sum(dense_weights.values()),
             "weights_outside_mask": outside["online"],
             "target_weights_outside_mask": outside["target"],
+            "target_excess_nonzeros": target_excess,
             "wall_s": round(now - t0, 3),
         }
         row.update({f"nonzeros/{k}": nonzeros[k] for k in nonzeros})
@@ -174,17 +233,24 @@ def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
     return rows
 
 
-def _config(resolved: ResolvedSpec, point: dict[str, Any]) -> dict[str, Any]:
+def _config(resolved: ResolvedSpec, point: dict[str, Any], methods_at=None) -> dict[str, Any]:
     spec = resolved.spec
-    method = dataclasses.asdict(resolved.phases[-1])
-    if point["sparsity"] is not None:
-        method["sparsity"] = point["sparsity"]
+    if methods_at is not None:
+        method = {n: dataclasses.asdict(m) for n, m in methods_at(point["sparsity"]).items()}
+    else:
+        method = dataclasses.asdict(resolved.phases[-1])
+        if point["sparsity"] is not None:
+            method["sparsity"] = point["sparsity"]
     agent = dataclasses.asdict(resolved.agent.config)
     agent.update({k: point[k] for k in spec.sweep})
     return {
         "agent": spec.agent,
         "env": spec.env,
         "method": spec.method,
+        "network_methods": None
+        if methods_at is None
+        else {n: m.name for n, m in resolved.networks.items()},
+        "actor_fraction": spec.actor_fraction,
         "seed": point["seed"],
         "sparsity": point["sparsity"],
         "steps": spec.steps,
@@ -199,25 +265,25 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_all(out: Path, resolved, grid, history, *, sizes: _LayerSizes, t0: float) -> None:
+def _write_all(
+    out: Path, resolved, grid, history, *, sizes: _LayerSizes, t0: float, methods_at=None
+) -> None:
     """Rewrite each run's config and metrics after every chunk (atomic, so always valid)."""
     for index, point in enumerate(grid):
         directory = out / run_id(resolved.spec, point)
         if len(history) == 1:
-            write_json(directory / "config.json", _config(resolved, point))
+            write_json(directory / "config.json", _config(resolved, point, methods_at))
         write_csv(directory / "metrics.csv", _metric_rows(history, index, sizes, t0))
 
 
-def _results(resolved, grid, history, t0, network, params, sizes) -> list[RunResult]:
+def _results(resolved, grid, history, t0, budget_for, sizes) -> list[RunResult]:
     wall = time.perf_counter() - t0
     results = []
     for index, point in enumerate(grid):
-        method = resolved.method
-        if point["sparsity"] is not None:
-            method = dataclasses.replace(method, sparsity=point["sparsity"])
-        budget = network_budget(method, network, params, resolved.env.obs_shape)
+        budget = budget_for(point)
         rows = _metric_rows(history, index, sizes, t0)
         returns = [row["eval_return"] for row in rows]
+        losses = [v for row in rows for k, v in row.items() if k in history[0][2]["losses"]]
         summary = {
             "status": "finished",
             "final_return": final_score(returns),
@@ -229,7 +295,12 @@ def _results(resolved, grid, history, t0, network, params, sizes) -> list[RunRes
             "training_flops_per_example": budget["training_flops"],
             "group_wall_s": round(wall, 3),
             "group_runs": len(grid),
-            "finite_loss": bool(all(math.isfinite(row["loss"]) for row in rows)),
+            "finite_loss": bool(all(math.isfinite(v) for v in losses)),
         }
+        if "networks" in budget:
+            summary["networks"] = {
+                n: {k: b[k] for k in ("weights", "dense_weights", "parameters", "sparsity")}
+                for n, b in budget["networks"].items()
+            }
         results.append(RunResult(run_id(resolved.spec, point), point, rows, summary))
     return results

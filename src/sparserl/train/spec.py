@@ -9,12 +9,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sparserl.agents import SWEEPABLE, ValueAgent, make_agent
+from sparserl.agents import SWEEPABLE, OffPolicyAgent, ValueAgent, make_agent, method_preset
 from sparserl.envs import JaxEnv, make_env
 from sparserl.nets import matched_width
-from sparserl.sparsity import METHODS, SparseMethod, make_method
-from sparserl.train.accounting import network_budget
+from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
+from sparserl.train.accounting import network_budget, obs_input
 from sparserl.train.errors import TrainConfigError
+from sparserl.train.split import split_sparsities
 
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
 
@@ -29,7 +30,7 @@ class TrainSpec:
 
     agent: str
     env: str
-    method: str = "dense"
+    method: str | None = None  # None: the preset's method (ds for td3's ds-td3), else dense
     sparsities: tuple[float, ...] = ()  # empty: the method's default (none for dense)
     seeds: int = 1
     steps: int = 100_000
@@ -42,6 +43,10 @@ class TrainSpec:
     # Parameter-matched dense (Graesser et al. 2022): a dense network whose width gives it the
     # parameter count of the default network at this sparsity (ERK unless method_options say).
     match_sparsity: float | None = None
+    # Actor-critic agents: method options per network ({"actor": {...}, "critic": {...}},
+    # "method" included), and the actor's share of one weight budget for both networks.
+    network_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    actor_fraction: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,12 +54,35 @@ class ResolvedSpec:
     """A checked spec with its built environment, agent, method and schedule."""
 
     spec: TrainSpec
-    env: JaxEnv
-    agent: ValueAgent
+    env: Any  # JaxEnv or HostEnv
+    agent: Any  # ValueAgent or OffPolicyAgent
     method: SparseMethod
     phases: tuple[SparseMethod, ...]  # (method,) or (prune, lottery) for a lottery rewind
     eval_interval: int
     total_updates: int
+    # Actor-critic agents only: the method of each network and their kernel shapes.
+    networks: dict[str, SparseMethod] | None = None
+    network_shapes: dict[str, dict[str, tuple[int, ...]]] | None = None
+
+    def methods_at(self, level: float | None) -> dict[str, SparseMethod]:
+        """Actor-critic agents: each network's method at grid level `level`."""
+        sparsities = self.network_sparsities(level)
+        return {
+            name: method
+            if sparsities[name] is None
+            else dataclasses.replace(method, sparsity=sparsities[name])
+            for name, method in self.networks.items()
+        }
+
+    def network_sparsities(self, level: float | None) -> dict[str, float | None]:
+        """Each network's sparsity at grid level `level`: the actor:critic split of one
+        budget, else the level itself unless a network's own options fix it."""
+        if self.spec.actor_fraction is not None:
+            return split_sparsities(
+                self.networks, self.network_shapes, level, self.spec.actor_fraction
+            )
+        own = self.spec.network_options
+        return {n: own.get(n, {}).get("sparsity", level) for n in self.networks}
 
     def grid(self) -> list[dict[str, Any]]:
         """Every run of the group: sparsity, swept values and seed (seed varies fastest)."""
@@ -83,10 +111,42 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     _positive_int("eval_episodes", spec.eval_episodes)
     env = make_env(spec.env)
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
+    if isinstance(agent, OffPolicyAgent):
+        return _resolve_off_policy(spec, env, agent)
+    spec = dataclasses.replace(spec, method=_check_method(spec.method or "dense"))
+    if spec.network_options or spec.actor_fraction is not None:
+        raise TrainConfigError(
+            f"per-network options and actor_fraction are for actor-critic agents; "
+            f"{spec.agent!r} has one network"
+        )
     if spec.match_sparsity is not None:
         agent = _parameter_matched(spec, env, agent)
     cfg = agent.config
     period, updates = cfg.update_schedule()
+    interval = _eval_interval(spec, steps, period)
+    if cfg.target_update_period % period:
+        raise TrainConfigError(
+            f"target_update_period {cfg.target_update_period} must be a multiple of the "
+            f"update period {period}"
+        )
+    if cfg.min_replay >= steps:
+        raise TrainConfigError(
+            f"min_replay {cfg.min_replay} >= steps {steps}: the agent would never learn"
+        )
+    if cfg.min_replay < cfg.batch_size + cfg.n_step:
+        raise TrainConfigError(
+            f"min_replay {cfg.min_replay} must be at least batch_size + n_step "
+            f"({cfg.batch_size + cfg.n_step}) so the first batch has valid transitions"
+        )
+    _check_sweep(spec)
+    total_updates = (steps // period - cfg.first_learning_iteration()) * updates
+    method, phases = _methods(spec, total_updates)
+    return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
+
+
+def _eval_interval(spec: TrainSpec, steps: int, period: int) -> int:
+    """The evaluation interval: given, or about steps / 50, a multiple of `period` that
+    divides `steps`."""
     if steps % period:
         raise TrainConfigError(f"steps {steps} must be a multiple of the update period {period}")
     interval = spec.eval_interval
@@ -105,20 +165,10 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
             f"evaluation interval {interval} must be a multiple of the update period {period} "
             f"and divide steps {steps}"
         )
-    if cfg.target_update_period % period:
-        raise TrainConfigError(
-            f"target_update_period {cfg.target_update_period} must be a multiple of the "
-            f"update period {period}"
-        )
-    if cfg.min_replay >= steps:
-        raise TrainConfigError(
-            f"min_replay {cfg.min_replay} >= steps {steps}: the agent would never learn"
-        )
-    if cfg.min_replay < cfg.batch_size + cfg.n_step:
-        raise TrainConfigError(
-            f"min_replay {cfg.min_replay} must be at least batch_size + n_step "
-            f"({cfg.batch_size + cfg.n_step}) so the first batch has valid transitions"
-        )
+    return interval
+
+
+def _check_sweep(spec: TrainSpec) -> None:
     for name, values in spec.sweep.items():
         if name not in SWEEPABLE:
             raise TrainConfigError(
@@ -129,14 +179,11 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
         bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:
             raise TrainConfigError(f"sweep over {name!r} needs numbers, got {bad}")
-    total_updates = (steps // period - cfg.first_learning_iteration()) * updates
-    method, phases = _methods(spec, total_updates)
-    return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
 
 
 def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> ValueAgent:
     """The agent with the width whose dense network matches the sparse parameter count."""
-    if spec.method != "dense":
+    if (spec.method or "dense") != "dense":
         raise TrainConfigError(
             f"match_sparsity builds a parameter-matched dense baseline; it needs method "
             f"'dense', not {spec.method!r}"
@@ -147,7 +194,7 @@ def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> Value
     reference = make_method("static", sparsity=spec.match_sparsity, distribution=distribution)
     network = agent.network(env)
     params = jax.eval_shape(network.init, jax.random.key(0), jnp.zeros((1, *env.obs_shape)))
-    target = network_budget(reference, network, params, env.obs_shape)["parameters"]
+    target = network_budget(reference, network, params, obs_input(env.obs_shape))["parameters"]
     width = matched_width(
         lambda w: dataclasses.replace(agent, config=agent.config.replace(width=w)).network(env),
         jnp.zeros((1, *env.obs_shape)),
@@ -156,9 +203,13 @@ def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> Value
     return dataclasses.replace(agent, config=agent.config.replace(width=width))
 
 
+def _check_method(name: str) -> str:
+    if name not in METHODS:
+        raise TrainConfigError(f"unknown method {name!r}; choose one of {list(METHODS)}")
+    return name
+
+
 def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, tuple]:
-    if spec.method not in METHODS:
-        raise TrainConfigError(f"unknown method {spec.method!r}; choose one of {list(METHODS)}")
     options = dict(spec.method_options)
     if spec.sparsities:
         options["sparsity"] = spec.sparsities[0]
@@ -172,3 +223,90 @@ def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, tuple]:
         options.setdefault("total_steps", total_updates)
     method = make_method(spec.method, **options)
     return method, (method,)
+
+
+def _resolve_off_policy(spec: TrainSpec, env: Any, agent: OffPolicyAgent) -> ResolvedSpec:
+    """Checks and pieces of a SAC / TD3 run: one sparse method per network."""
+    steps = spec.steps
+    interval = _eval_interval(spec, steps, 1)
+    if agent.config.learning_starts >= steps:
+        raise TrainConfigError(
+            f"learning_starts {agent.config.learning_starts} >= steps {steps}: "
+            "the agent would never learn"
+        )
+    if spec.match_sparsity is not None:
+        raise TrainConfigError(
+            "match_sparsity is implemented for value-based agents only; for actor-critic "
+            "agents give --set width=W"
+        )
+    unknown = [n for n in spec.network_options if n not in ("actor", "critic")]
+    if unknown:
+        raise TrainConfigError(f"unknown network(s) {unknown}; choose from ['actor', 'critic']")
+    _check_sweep(spec)
+    preset = method_preset(spec.agent, spec.preset, spec.env) or {}
+    default = _check_method(spec.method or preset.get("method", "dense"))
+    spec = dataclasses.replace(spec, method=default)
+    if default == "lottery":
+        raise TrainConfigError("the lottery rewind is implemented for value-based agents only")
+    updates = agent.total_updates(steps)
+    networks = {}
+    for name in ("actor", "critic"):
+        own = dict(spec.network_options.get(name, {}))
+        method = _check_method(own.pop("method", default))
+        fields = METHODS[method].__dataclass_fields__
+        options = {
+            k: v
+            for k, v in {
+                **preset.get("options", {}),
+                **preset.get("networks", {}).get(name, {}),
+            }.items()
+            if k in fields
+        }
+        options.update(spec.method_options)
+        options.update(own)
+        if spec.sparsities and "sparsity" not in own:
+            options["sparsity"] = spec.sparsities[0]
+        if "total_steps" in fields:
+            options.setdefault("total_steps", max(updates[name], 1))
+        networks[name] = make_method(method, **options)
+    shapes = _network_shapes(agent, env)
+    if spec.actor_fraction is not None:
+        _check_split(spec, networks)
+    resolved = ResolvedSpec(
+        spec,
+        env,
+        agent,
+        networks["critic"],
+        (networks["critic"],),
+        interval,
+        updates["critic"],
+        networks=networks,
+        network_shapes=shapes,
+    )
+    for level in spec.sparsities or (None,):
+        if spec.actor_fraction is not None:
+            resolved.network_sparsities(level)  # raises if the split does not fit
+    return resolved
+
+
+def _network_shapes(agent: OffPolicyAgent, env: Any) -> dict[str, dict[str, tuple[int, ...]]]:
+    inputs = agent.example_inputs(env.obs_shape)
+    return {
+        name: kernel_shapes(jax.eval_shape(module.init, jax.random.key(0), *inputs[name]))
+        for name, module in agent.networks.items()
+    }
+
+
+def _check_split(spec: TrainSpec, networks: dict[str, SparseMethod]) -> None:
+    fraction = spec.actor_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise TrainConfigError(f"actor_fraction must be a number in (0, 1), got {fraction!r}")
+    for name, method in networks.items():
+        if not hasattr(method, "sparsity") or getattr(method, "er_lambda", None) is not None:
+            raise TrainConfigError(
+                f"actor_fraction splits one sparsity budget; the {name}'s method "
+                f"{method.name!r} has no sparsity level to set (use static, prune, set, rigl "
+                "or ds without er_lambda)"
+            )
+    if not spec.sparsities:
+        raise TrainConfigError("actor_fraction needs the total sparsity: give sparsities")

@@ -18,15 +18,15 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
 from sparserl import replay
 from sparserl.agents import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
 from sparserl.envs import JaxEnv
-from sparserl.sparsity import SparseMethod, SparseState, masked
-from sparserl.sparsity.masks import kernel_name
+from sparserl.sparsity import SparseMethod, SparseState
 from sparserl.train.evaluation import evaluate
+from sparserl.train.networks import Optimizer, layer_counts
+from sparserl.train.point import RunPoint
 
 PyTree = Any
 
@@ -52,43 +52,6 @@ class RunState:
     finished_episodes: jax.Array
 
 
-@struct.dataclass
-class RunPoint:
-    """The per-run values of a vmapped grid: seed, sparsity targets, swept hyper-parameters."""
-
-    key: jax.Array
-    targets: PyTree
-    learning_rate: jax.Array
-    weight_decay: jax.Array
-    gamma: jax.Array
-    masks: PyTree = None  # given masks (lottery-ticket rewind), else None
-
-
-def make_optimizer(adam_eps: float) -> optax.GradientTransformationExtraArgs:
-    """Masked Adam(W) whose learning rate and weight decay live in the state (vmappable)."""
-    return masked(optax.inject_hyperparams(optax.adamw)(0.0, eps=adam_eps, weight_decay=0.0))
-
-
-def layer_counts(params: PyTree, masks: PyTree) -> dict[str, dict[str, jax.Array]]:
-    """Traced per-layer `active` connections (mask count, or size for a dense layer) and
-    `outside`: nonzero weights where the mask is False, which must always be 0."""
-    flat_masks = jax.tree.leaves(masks, is_leaf=lambda x: x is None)
-    active, outside = {}, {}
-    for (path, leaf), mask in zip(
-        jax.tree_util.tree_flatten_with_path(params)[0], flat_masks, strict=True
-    ):
-        name = kernel_name(path, leaf)
-        if name is None:
-            continue
-        if mask is None:
-            active[name] = jnp.asarray(leaf.size, jnp.int32)
-            outside[name] = jnp.zeros((), jnp.int32)
-        else:
-            active[name] = jnp.sum(mask, dtype=jnp.int32)
-            outside[name] = jnp.count_nonzero(jnp.where(mask, 0.0, leaf)).astype(jnp.int32)
-    return {"active": active, "outside": outside}
-
-
 @dataclasses.dataclass(frozen=True)
 class ValueProgram:
     """The compiled pieces for one (agent, env, method, schedule): init and chunk."""
@@ -103,8 +66,8 @@ class ValueProgram:
         return self.agent.network(self.env)
 
     @functools.cached_property
-    def optimizer(self):
-        return make_optimizer(self.agent.config.adam_eps)
+    def optimizer(self) -> Optimizer:
+        return Optimizer(self.agent.config.adam_eps)
 
     @property
     def schedule(self) -> tuple[int, int]:
@@ -139,15 +102,12 @@ class ValueProgram:
             params, sparse = self.method.init(params, sparse_key, point.targets)
         else:
             params, sparse = self.method.init(params, sparse_key, masks=point.masks)
-        tx = optax.inject_hyperparams(optax.adamw)(
-            point.learning_rate, eps=self.agent.config.adam_eps, weight_decay=point.weight_decay
-        )
         obs, env_state = self.env.reset(env_key)
         zero = jnp.zeros((), jnp.float32)
         return RunState(
             params=params,
             target_params=params,
-            opt_state=tx.init(params),
+            opt_state=self.optimizer.init(params, point.learning_rate, point.weight_decay),
             sparse=sparse,
             buffer=self._new_buffer(obs),
             env_state=env_state,
@@ -220,12 +180,8 @@ class ValueProgram:
             return jnp.mean(weights * per_example), per_example
 
         (loss, per_example), grads = jax.value_and_grad(loss_fn, has_aux=True)(run.params)
-        updates, opt_state = self.optimizer.update(
-            grads, run.opt_state, run.params, masks=run.sparse.masks
-        )
-        params = optax.apply_updates(run.params, updates)
-        params, opt_state, sparse = self.method.update(
-            run.sparse, params, opt_state, grads, optimizer_step
+        params, opt_state, sparse = self.optimizer.step(
+            self.method, run.params, run.opt_state, run.sparse, grads, optimizer_step
         )
         buffer = run.buffer
         if self.agent.prioritized:
@@ -267,13 +223,14 @@ class ValueProgram:
 
     def _evaluate(self, run: RunState) -> jax.Array:
         key, _ = jax.random.split(jax.random.fold_in(run.key, 1))
-        return evaluate(
-            self.env,
-            lambda obs: self.agent.q_values(self._apply(run.params, obs)),
-            key,
-            self.eval_episodes,
-            self.agent.config.epsilon_eval,
-        )
+        epsilon = self.agent.config.epsilon_eval
+
+        def act(obs, act_key):
+            q = self.agent.q_values(self._apply(run.params, obs))
+            keys = jax.random.split(act_key, obs.shape[0])
+            return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys, q, epsilon)
+
+        return evaluate(self.env, act, key, self.eval_episodes)
 
     def chunk(
         self, runs: RunState, start: jax.Array, acting: int, learning: int
@@ -294,7 +251,7 @@ class ValueProgram:
             "eval_return": jax.vmap(self._evaluate)(runs),
             "train_return": runs.finished_return_sum / jnp.maximum(runs.finished_episodes, 1),
             "train_episodes": runs.finished_episodes,
-            "loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1),
+            "losses": {"loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1)},
             "online": jax.vmap(layer_counts)(runs.params, runs.sparse.masks),
             "target": jax.vmap(layer_counts)(runs.target_params, runs.sparse.masks),
         }

@@ -1,0 +1,103 @@
+"""What SAC and TD3 share: per-network modules, continuous-action checks, and the contract
+with the training loop, which owns the optimizers, the sparse methods and target syncs.
+
+Actions are in [-1, 1] per dimension inside the agent and the replay buffer; the loop maps
+them to the environment's bounds. `update` trains the networks through a `trainer` that
+offers `train(nets, name, grads, step)` (masked optimizer step + topology update) and
+`sync(nets, names)` (Polyak target update under the method's target policy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from sparserl.agents.errors import AgentConfigError
+from sparserl.agents.off_policy_config import OffPolicyConfig
+
+PyTree = Any
+# name -> (value, weight): weight 0 marks a step where that quantity was not computed.
+Losses = dict[str, tuple[jax.Array, jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyAgent:
+    """A continuous-control agent with an `actor` and a twin `critic` network."""
+
+    config: OffPolicyConfig
+    action_dim: int
+    name: ClassVar[str] = "off_policy"
+    target_networks: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_env(cls, env: Any) -> None:
+        """Refuse discrete-action environments."""
+        if env.discrete:
+            raise AgentConfigError(
+                f"{cls.name} needs continuous actions but {env.env_id} has {env.num_actions} "
+                "discrete actions; use dqn, rainbow or ppo for it"
+            )
+
+    @classmethod
+    def for_env(cls, config: OffPolicyConfig, env: Any) -> OffPolicyAgent:
+        cls.check_env(env)
+        return cls(config, int(env.action_shape[0]))
+
+    @functools.cached_property
+    def networks(self) -> dict[str, nn.Module]:
+        """The modules by network name; every name has its own sparse method and optimizer."""
+        return self.build_networks()
+
+    def build_networks(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def total_updates(self, steps: int) -> dict[str, int]:
+        """Optimizer steps each network takes in a run of `steps` environment steps."""
+        critic = max(steps - self.config.learning_starts, 0)
+        return {"actor": critic // getattr(self.config, "policy_delay", 1), "critic": critic}
+
+    def example_inputs(self, obs_shape: tuple[int, ...]) -> dict[str, tuple[jax.Array, ...]]:
+        """One-example inputs of each network, for initialisation and FLOP accounting."""
+        obs = jnp.zeros((1, *obs_shape), jnp.float32)
+        action = jnp.zeros((1, self.action_dim), jnp.float32)
+        return {"actor": (obs,), "critic": (obs, action)}
+
+    def init_extra(self, learning_rate: jax.Array) -> PyTree:
+        """State the agent keeps besides its networks (SAC: the temperature)."""
+        return {}
+
+    def explore(self, params: dict[str, PyTree], obs: jax.Array, key: jax.Array) -> jax.Array:
+        """Exploratory actions [B, A] in [-1, 1] for observations [B, ...]."""
+        raise NotImplementedError
+
+    def greedy(self, params: dict[str, PyTree], obs: jax.Array) -> jax.Array:
+        """Deterministic evaluation actions [B, A] in [-1, 1]."""
+        raise NotImplementedError
+
+    def update(
+        self, nets: dict, extra: PyTree, batch: dict, key: jax.Array, step, trainer: Any
+    ) -> tuple[dict, PyTree, Losses]:
+        """One gradient step on a batch (obs, action, return, next_obs, discount); `step`
+        counts critic updates from 1."""
+        raise NotImplementedError
+
+    def critic_target(self, critic_target_params: PyTree, batch: dict, next_action, bonus=0.0):
+        """r + discount * (min of the twin target Qs at (s', a') + bonus), without gradient."""
+        q1, q2 = self.networks["critic"].apply(critic_target_params, batch["next_obs"], next_action)
+        target = batch["return"] + batch["discount"] * (jnp.minimum(q1, q2) + bonus)
+        return jax.lax.stop_gradient(target)
+
+    def twin_critic_loss(self, critic_params: PyTree, batch: dict, target: jax.Array):
+        """Sum of both critics' mean squared TD errors (Fujimoto et al. 2018)."""
+        q1, q2 = self.networks["critic"].apply(critic_params, batch["obs"], batch["action"])
+        return jnp.mean((q1 - target) ** 2) + jnp.mean((q2 - target) ** 2)
+
+
+def weighted(value: jax.Array, weight: float | jax.Array = 1.0) -> tuple[jax.Array, jax.Array]:
+    """A loss entry for `Losses`."""
+    return jnp.asarray(value, jnp.float32), jnp.asarray(weight, jnp.float32)

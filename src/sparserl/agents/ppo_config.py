@@ -1,0 +1,141 @@
+"""Hyper-parameters of PPO (Schulman et al. 2017), with their sources, and per-env presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sparserl.agents.config import AgentConfig, check_gamma, check_ints, check_positive
+from sparserl.agents.errors import AgentConfigError
+from sparserl.nets.torsos import ACTIVATIONS
+
+
+def _check_fraction(config: AgentConfig, name: str, low: float, high: float) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise AgentConfigError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+
+
+def _check_non_negative(config: AgentConfig, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise AgentConfigError(f"{name} must be a number >= 0, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig(AgentConfig):
+    """PPO with the clipped surrogate objective, GAE and minibatch epochs.
+
+    Defaults: the MuJoCo settings of Schulman et al. 2017 (Table 3: horizon 2048, Adam 3e-4,
+    10 epochs, minibatch 64, gamma 0.99, GAE lambda 0.95, clip 0.2), with the implementation
+    details of OpenAI baselines' ppo2 that Stable-Baselines3 and CleanRL share (Huang et al.
+    2022, "The 37 implementation details of PPO"): separate tanh actor and critic networks
+    with orthogonal initialisation, a state-independent log-std starting at 0, Adam eps 1e-5,
+    per-minibatch advantage normalisation, value loss coefficient 0.5, no entropy bonus, and
+    the gradients of both networks clipped together to global norm 0.5. The networks are
+    2x256 (the project's actor-critic default, scalable by `width`) instead of the paper's 2x64.
+
+    One update per rollout of `num_envs * num_steps` transitions (each run steps `num_envs`
+    environments side by side): `num_epochs` passes over it in minibatches of `minibatch_size`.
+    """
+
+    hidden: tuple[int, ...] = (256, 256)
+    width: float = 1.0  # multiplier on every hidden layer
+    activation: str = "tanh"  # Schulman et al. 2017 (Sec. 6.1); SB3 and CleanRL
+    orthogonal_init: bool = True  # gains sqrt(2) hidden, 0.01 policy head, 1 value head (ppo2)
+    initial_log_std: float = 0.0  # continuous actions: std 1 at the start (SB3 log_std_init)
+    learning_rate: float = 3e-4  # Table 3
+    anneal_learning_rate: bool = False  # linearly to 0 over the run (CleanRL's --anneal-lr)
+    adam_eps: float = 1e-5  # ppo2, SB3's ActorCriticPolicy, CleanRL
+    weight_decay: float = 0.0
+    l2_weight_decay: bool = False  # True: coupled L2 (PyTorch Adam); False: AdamW
+    num_envs: int = 1  # Schulman et al. 2017 MuJoCo: one actor
+    num_steps: int = 2048  # steps per environment per rollout (Table 3: horizon T)
+    num_epochs: int = 10  # Table 3
+    minibatch_size: int = 64  # Table 3
+    gamma: float = 0.99  # Table 3
+    gae_lambda: float = 0.95  # Table 3
+    clip_eps: float = 0.2  # Table 3 (epsilon)
+    value_clip: float | None = None  # clip the value change like the ratio (SB3 clip_range_vf)
+    vf_coef: float = 0.5  # ppo2 / SB3 (c1 of Eq. 9); value loss = mean squared error
+    ent_coef: float = 0.0  # ppo2 MuJoCo / SB3 (c2 of Eq. 9)
+    max_grad_norm: float | None = 0.5  # ppo2 / SB3; None: no clipping
+    normalize_advantages: bool = True  # per minibatch (ppo2 / SB3 / CleanRL)
+    # Running normalisation as SB3's VecNormalize / CleanRL's gym wrappers (baselines ppo2 on
+    # MuJoCo): observations to mean 0, std 1, and rewards divided by the running std of the
+    # discounted return, each clipped to +-`normalize_clip`. Off by default (SB3's PPO alone).
+    normalize_observations: bool = False
+    normalize_rewards: bool = False
+    normalize_clip: float = 10.0  # VecNormalize clip_obs / clip_reward
+    reward_scale: float = 1.0  # constant factor on rewards before any normalisation
+
+    def __post_init__(self) -> None:
+        check_ints(self, 1, "num_envs", "num_steps", "num_epochs", "minibatch_size")
+        check_positive(
+            self, "learning_rate", "adam_eps", "width", "clip_eps", "normalize_clip", "reward_scale"
+        )
+        _check_non_negative(self, "weight_decay", "vf_coef", "ent_coef")
+        for name in ("value_clip", "max_grad_norm"):
+            if getattr(self, name) is not None:
+                check_positive(self, name)
+        check_gamma(self)
+        _check_fraction(self, "gae_lambda", 0.0, 1.0)
+        if self.activation not in ACTIVATIONS:
+            raise AgentConfigError(
+                f"unknown activation {self.activation!r}; choose one of {list(ACTIVATIONS)}"
+            )
+        if not self.hidden or any(
+            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden
+        ):
+            raise AgentConfigError(f"hidden must be positive layer sizes, got {self.hidden!r}")
+        if self.rollout_size % self.minibatch_size:
+            raise AgentConfigError(
+                f"minibatch_size {self.minibatch_size} must divide the rollout of num_envs * "
+                f"num_steps = {self.num_envs} * {self.num_steps} = {self.rollout_size} "
+                "transitions"
+            )
+        if self.normalize_advantages and self.minibatch_size < 2:
+            raise AgentConfigError("normalize_advantages needs minibatch_size >= 2")
+
+    @property
+    def rollout_size(self) -> int:
+        """Transitions (environment steps of one run) collected per update."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_minibatches(self) -> int:
+        return self.rollout_size // self.minibatch_size
+
+    @property
+    def updates_per_rollout(self) -> int:
+        """Optimizer steps of each network per rollout."""
+        return self.num_epochs * self.num_minibatches
+
+
+# Per-environment options on top of the defaults, for `PPOConfig().replace(**PRESETS[...])`.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The peer benchmark's W4 and SB3's PPO defaults on classic control (MlpPolicy 2x64 tanh,
+    # 8 envs x 256 steps, minibatch 64, 10 epochs, lr 3e-4). Reaches 500 in ~100k steps.
+    "CartPole-v1": dict(hidden=(64, 64), num_envs=8, num_steps=256),
+    # rl-baselines3-zoo hyperparams/ppo.yml, "Pendulum-v1" (tuned): 4 envs x 1024 steps,
+    # gamma 0.9, lambda 0.95, 10 epochs, lr 1e-3, clip 0.2, no entropy, SB3 MlpPolicy (2x64
+    # tanh); its SB3 default batch_size 64 is kept. The zoo uses gSDE (use_sde, sample freq 4),
+    # which sparserl does not have; in its place the rewards are normalised as the zoo does
+    # for its other continuous classic-control tasks (`normalize: true`, VecNormalize), and
+    # observations too. Learns to about -200 in 100k-200k steps.
+    "Pendulum-v1": dict(
+        hidden=(64, 64),
+        num_envs=4,
+        num_steps=1024,
+        gamma=0.9,
+        gae_lambda=0.95,
+        learning_rate=1e-3,
+        normalize_observations=True,
+        normalize_rewards=True,
+    ),
+    # rl-baselines3-zoo hyperparams/ppo.yml, "mujoco-defaults": SB3's PPO defaults (these
+    # config defaults) with `normalize: true` (VecNormalize on observations and rewards), as
+    # baselines ppo2's MuJoCo runs.
+    "mujoco": dict(normalize_observations=True, normalize_rewards=True),
+}

@@ -1,0 +1,74 @@
+"""TD3: twin delayed deep deterministic policy gradient (Fujimoto et al. 2018)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from sparserl.agents.off_policy import OffPolicyAgent, weighted
+from sparserl.agents.off_policy_config import TD3Config
+from sparserl.nets.actor_critic import DeterministicActor, TwinCritic
+
+
+@dataclasses.dataclass(frozen=True)
+class TD3(OffPolicyAgent):
+    """Clipped double-Q critics, target policy smoothing, and an actor (with both targets)
+    updated every `policy_delay` critic updates."""
+
+    config: TD3Config
+    name: ClassVar[str] = "td3"
+    target_networks: ClassVar[tuple[str, ...]] = ("actor", "critic")
+
+    def build_networks(self):
+        cfg = self.config
+        return {
+            "actor": DeterministicActor(self.action_dim, cfg.hidden, cfg.width),
+            "critic": TwinCritic(cfg.hidden, cfg.width),
+        }
+
+    def greedy(self, params, obs):
+        return self.networks["actor"].apply(params["actor"], obs)
+
+    def explore(self, params, obs, key):
+        noise = self.config.exploration_noise * jax.random.normal(
+            key, (obs.shape[0], self.action_dim)
+        )
+        return jnp.clip(self.greedy(params, obs) + noise, -1.0, 1.0)
+
+    def update(self, nets, extra, batch, key, step, trainer):
+        cfg = self.config
+        actor, critic = self.networks["actor"], self.networks["critic"]
+        noise = cfg.policy_noise * jax.random.normal(key, batch["action"].shape)
+        noise = jnp.clip(noise, -cfg.noise_clip, cfg.noise_clip)
+        next_action = jnp.clip(actor.apply(nets["actor"].target, batch["next_obs"]) + noise, -1, 1)
+        target = self.critic_target(nets["critic"].target, batch, next_action)
+        critic_loss, grads = jax.value_and_grad(self.twin_critic_loss)(
+            nets["critic"].params, batch, target
+        )
+        nets = trainer.train(nets, "critic", grads, step)
+
+        def actor_phase(nets):
+            def actor_loss(actor_params):
+                q1, _ = critic.apply(
+                    nets["critic"].params, batch["obs"], actor.apply(actor_params, batch["obs"])
+                )
+                return -jnp.mean(q1)
+
+            loss, grads = jax.value_and_grad(actor_loss)(nets["actor"].params)
+            # The actor's own optimizer-step count: one per `policy_delay` critic steps.
+            nets = trainer.train(nets, "actor", grads, step // cfg.policy_delay)
+            return trainer.sync(nets, self.target_networks), loss
+
+        def skip(nets):
+            return nets, jnp.zeros((), jnp.float32)
+
+        delayed = jnp.asarray(step) % cfg.policy_delay == 0
+        nets, policy_loss = jax.lax.cond(delayed, actor_phase, skip, nets)
+        losses = {
+            "critic_loss": weighted(critic_loss),
+            "actor_loss": weighted(policy_loss, delayed),
+        }
+        return nets, extra, losses

@@ -1,0 +1,340 @@
+"""The training program of the off-policy actor-critic agents (SAC, TD3), vmapped over runs.
+
+Each environment step: act (uniformly random before `learning_starts`, the agent's
+exploration policy after), store the transition, and from `learning_starts` on one gradient
+step of the agent. Two drivers share these jitted pieces:
+- JAX environments (gymnax): a chunk of steps is one `lax.scan`, environment included;
+- host environments (gymnasium MuJoCo): Python steps one environment per run on the CPU and
+  calls one jitted, vmapped function per step (store, update, next actions).
+Either way the host gets control after each chunk for evaluation, progress and outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from sparserl import replay
+from sparserl.agents.off_policy import OffPolicyAgent
+from sparserl.sparsity import SparseMethod
+from sparserl.train.evaluation import evaluate
+from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, init_net, layer_counts
+from sparserl.train.point import RunPoint
+
+PyTree = Any
+
+
+@struct.dataclass
+class OffPolicyRun:
+    """Everything one run carries between steps except the environment (batched by vmap)."""
+
+    nets: dict[str, NetState]
+    extra: PyTree
+    buffer: replay.ReplayState
+    key: jax.Array
+    gamma: jax.Array
+    loss_sums: dict[str, jax.Array]
+    loss_weights: dict[str, jax.Array]
+
+
+@struct.dataclass
+class EpisodeStats:
+    """Returns of the training episodes finished since the last chunk boundary."""
+
+    episode_return: jax.Array
+    finished_return_sum: jax.Array
+    finished_episodes: jax.Array
+
+    @classmethod
+    def zeros(cls, shape=()) -> EpisodeStats:
+        zero = jnp.zeros(shape, jnp.float32)
+        return cls(zero, zero, zero)
+
+    def record(self, reward, ended) -> EpisodeStats:
+        total = self.episode_return + reward
+        return EpisodeStats(
+            episode_return=jnp.where(ended, 0.0, total),
+            finished_return_sum=self.finished_return_sum + jnp.where(ended, total, 0.0),
+            finished_episodes=self.finished_episodes + ended,
+        )
+
+    def chunk_metrics(self) -> dict[str, jax.Array]:
+        return {
+            "train_return": self.finished_return_sum / jnp.maximum(self.finished_episodes, 1),
+            "train_episodes": self.finished_episodes,
+        }
+
+    def restart(self) -> EpisodeStats:
+        zero = jnp.zeros_like(self.finished_episodes)
+        return self.replace(finished_return_sum=zero, finished_episodes=zero)
+
+
+@struct.dataclass
+class JaxEnvCarry:
+    """The environment side of a run on a JAX environment."""
+
+    state: Any
+    obs: jax.Array
+    key: jax.Array
+    stats: EpisodeStats
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyProgram:
+    """The compiled pieces for one (agent, env, per-network methods, run length)."""
+
+    agent: OffPolicyAgent
+    env: Any  # JaxEnv or HostEnv
+    methods: tuple[tuple[str, SparseMethod], ...]  # (network name, method), hashable
+    eval_episodes: int
+    steps: int
+
+    @property
+    def method_of(self) -> dict[str, SparseMethod]:
+        return dict(self.methods)
+
+    @functools.cached_property
+    def optimizer(self) -> Optimizer:
+        cfg = self.agent.config
+        return Optimizer(cfg.adam_eps, l2=cfg.l2_weight_decay)
+
+    @property
+    def learning_starts(self) -> int:
+        return self.agent.config.learning_starts
+
+    def example_params(self, key: jax.Array | None = None) -> dict[str, PyTree]:
+        """Initial parameters of every network of one run (names and shapes)."""
+        key = jax.random.key(0) if key is None else key
+        inputs = self.agent.example_inputs(self.env.obs_shape)
+        modules = self.agent.networks
+        keys = jax.random.split(key, len(modules))
+        return {
+            name: module.init(k, *inputs[name])
+            for k, (name, module) in zip(keys, modules.items(), strict=True)
+        }
+
+    def _scale(self, action: jax.Array) -> jax.Array:
+        """[-1, 1] -> the environment's action box."""
+        low, high = jnp.asarray(self.env.action_low), jnp.asarray(self.env.action_high)
+        return low + 0.5 * (action + 1.0) * (high - low)
+
+    # ---- one run ----------------------------------------------------------------------------
+    def init_run(self, point: RunPoint) -> OffPolicyRun:
+        """Fresh sparse networks (targets as copies), optimizers, replay for one run."""
+        init_key, sparse_key, key = jax.random.split(point.key, 3)
+        params = self.example_params(init_key)
+        methods = self.method_of
+        nets = {}
+        for i, (name, p) in enumerate(params.items()):
+            nets[name] = init_net(
+                methods[name],
+                self.optimizer,
+                p,
+                jax.random.fold_in(sparse_key, i),
+                point.targets[name],
+                point.learning_rate,
+                point.weight_decay,
+                with_target=name in self.agent.target_networks,
+            )
+        obs = jnp.zeros(self.env.obs_shape, jnp.float32)
+        example = {
+            "obs": obs,
+            "action": jnp.zeros((self.agent.action_dim,), jnp.float32),
+            "reward": jnp.zeros((), jnp.float32),
+            "next_obs": obs,
+            "terminal": jnp.zeros((), bool),
+            "episode_end": jnp.zeros((), bool),
+        }
+        names = self._loss_names()
+        zero = jnp.zeros((), jnp.float32)
+        return OffPolicyRun(
+            nets=nets,
+            extra=self.agent.init_extra(point.learning_rate),
+            buffer=replay.init_replay(example, self.agent.config.replay_capacity),
+            key=key,
+            gamma=jnp.asarray(point.gamma, jnp.float32),
+            loss_sums=dict.fromkeys(names, zero),
+            loss_weights=dict.fromkeys(names, zero),
+        )
+
+    def _loss_names(self) -> tuple[str, ...]:
+        return {"sac": ("critic_loss", "actor_loss", "alpha")}.get(
+            self.agent.name, ("critic_loss", "actor_loss")
+        )
+
+    def _params(self, run: OffPolicyRun) -> dict[str, PyTree]:
+        return {name: net.params for name, net in run.nets.items()}
+
+    def _act(self, run: OffPolicyRun, obs: jax.Array, t) -> tuple[OffPolicyRun, jax.Array]:
+        """Action in [-1, 1] for env step `t`: uniform before `learning_starts`, else explore."""
+        key, random_key, explore_key = jax.random.split(run.key, 3)
+        policy = self.agent.explore(self._params(run), obs[None], explore_key)[0]
+        uniform = jax.random.uniform(random_key, policy.shape, minval=-1.0, maxval=1.0)
+        return run.replace(key=key), jnp.where(t < self.learning_starts, uniform, policy)
+
+    def _store(self, run: OffPolicyRun, transition: dict) -> OffPolicyRun:
+        return run.replace(buffer=replay.uniform.add(run.buffer, transition))
+
+    def _learn(self, run: OffPolicyRun, update_step) -> OffPolicyRun:
+        """One agent update on a uniform batch; `update_step` counts updates from 1."""
+        cfg = self.agent.config
+        key, sample_key, update_key = jax.random.split(run.key, 3)
+        indices = replay.uniform.sample_indices(run.buffer, sample_key, cfg.batch_size, 1)
+        batch = replay.nstep_batch(run.buffer.storage, indices, 1, run.gamma)
+        trainer = NetworkTrainer(self.method_of, self.optimizer, cfg.tau)
+        nets, extra, losses = self.agent.update(
+            run.nets, run.extra, batch, update_key, update_step, trainer
+        )
+        sums = {n: run.loss_sums[n] + v * w for n, (v, w) in losses.items()}
+        weights = {n: run.loss_weights[n] + w for n, (_, w) in losses.items()}
+        return run.replace(nets=nets, extra=extra, key=key, loss_sums=sums, loss_weights=weights)
+
+    def _greedy_env_actions(self, params: dict[str, PyTree], obs: jax.Array) -> jax.Array:
+        return self._scale(self.agent.greedy(params, obs))
+
+    # ---- batched pieces -------------------------------------------------------------------
+    def _store_and_learn(self, runs: OffPolicyRun, transitions: dict, t, learning: bool):
+        runs = jax.vmap(self._store)(runs, transitions)
+        if learning:
+            runs = jax.vmap(self._learn, in_axes=(0, None))(runs, t - self.learning_starts + 1)
+        return runs
+
+    def _chunk_metrics(self, runs: OffPolicyRun) -> tuple[OffPolicyRun, dict]:
+        def counts(run):
+            online, target = {}, {}
+            for name, net in run.nets.items():
+                c = layer_counts(net.params, net.sparse.masks, f"{name}/")
+                online = {k: {**online.get(k, {}), **v} for k, v in c.items()}
+                if net.target is not None:
+                    c = layer_counts(net.target, net.sparse.masks, f"{name}/")
+                    target = {k: {**target.get(k, {}), **v} for k, v in c.items()}
+            return online, target
+
+        online, target = jax.vmap(counts)(runs)
+        losses = {
+            n: runs.loss_sums[n] / jnp.maximum(runs.loss_weights[n], 1.0) for n in runs.loss_sums
+        }
+        zeros = jax.tree.map(jnp.zeros_like, runs.loss_sums)
+        runs = runs.replace(loss_sums=zeros, loss_weights=zeros)
+        return runs, {"losses": losses, "online": online, "target": target}
+
+    # ---- JAX-environment driver -----------------------------------------------------------
+    def init_env(self, runs_key: jax.Array) -> JaxEnvCarry:
+        reset_key, key = jax.random.split(runs_key)
+        obs, state = self.env.reset(reset_key)
+        return JaxEnvCarry(state, obs, key, EpisodeStats.zeros())
+
+    def _jax_step(self, carry, t, learning: bool):
+        runs, envs = carry
+        runs, actions = jax.vmap(self._act, in_axes=(0, 0, None))(runs, envs.obs, t)
+
+        def env_step(env: JaxEnvCarry, action):
+            key, step_key = jax.random.split(env.key)
+            step = self.env.step(step_key, env.state, self._scale(action))
+            ended = step.terminated | step.truncated
+            transition = {
+                "obs": env.obs,
+                "action": action,
+                "reward": step.reward,
+                "next_obs": step.final_obs,
+                "terminal": step.terminated,
+                "episode_end": ended,
+            }
+            stats = env.stats.record(step.reward, ended)
+            return JaxEnvCarry(step.state, step.obs, key, stats), transition
+
+        envs, transitions = jax.vmap(env_step)(envs, actions)
+        runs = self._store_and_learn(runs, transitions, t, learning)
+        return (runs, envs), None
+
+    def jax_chunk(self, runs, envs, start, acting: int, learning: int):
+        """`acting` warm-up steps then `learning` steps from env step `start`, then one
+        evaluation of the deterministic policy; returns runs, envs and the chunk's metrics."""
+        carry = (runs, envs)
+        for length, learn in ((acting, False), (learning, True)):
+            if length:
+                steps = start + jnp.arange(length)
+                carry = jax.lax.scan(
+                    functools.partial(self._jax_step, learning=learn), carry, steps
+                )[0]
+            start = start + length
+        runs, envs = carry
+
+        def evaluate_run(run, key):
+            params = self._params(run)
+            return evaluate(
+                self.env,
+                lambda obs, _: self._greedy_env_actions(params, obs),
+                key,
+                self.eval_episodes,
+            )
+
+        eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(envs.key)
+        runs, metrics = self._chunk_metrics(runs)
+        metrics["eval_return"] = jax.vmap(evaluate_run)(runs, eval_keys)
+        metrics.update(envs.stats.chunk_metrics())
+        return runs, envs.replace(stats=envs.stats.restart()), metrics
+
+    @functools.cached_property
+    def compiled_init(self):
+        return jax.jit(jax.vmap(self.init_run))
+
+    @functools.cached_property
+    def compiled_init_env(self):
+        return jax.jit(jax.vmap(self.init_env))
+
+    @functools.cached_property
+    def compiled_jax_chunk(self):
+        return jax.jit(self.jax_chunk, static_argnums=(3, 4), donate_argnums=(0, 1))
+
+    # ---- host-environment driver ----------------------------------------------------------
+    def host_learn_and_act(self, runs, next_obs, t, learning: bool):
+        """After step `t`'s transitions are stored: learn if `learning`, then pick the
+        actions of step t+1."""
+        if learning:
+            runs = jax.vmap(self._learn, in_axes=(0, None))(runs, t - self.learning_starts + 1)
+        return jax.vmap(self._act, in_axes=(0, 0, None))(runs, next_obs, t + 1)
+
+    # Storing is its own call: compiled together with the update, XLA fuses the batch gather
+    # with the buffer write and then copies the whole buffer every step (~30 ms at 1M).
+    @functools.cached_property
+    def compiled_store(self):
+        return jax.jit(jax.vmap(self._store), donate_argnums=(0,))
+
+    @functools.cached_property
+    def compiled_learn_and_act(self):
+        return jax.jit(self.host_learn_and_act, static_argnums=(3,), donate_argnums=(0,))
+
+    @functools.cached_property
+    def compiled_first_actions(self):
+        return jax.jit(jax.vmap(self._act, in_axes=(0, 0, None)))
+
+    @functools.cached_property
+    def compiled_greedy(self):
+        """Batched deterministic actions: params [R, ...], obs [R, K, ...] -> [R, K, A]."""
+        return jax.jit(jax.vmap(self._greedy_env_actions))
+
+    @functools.cached_property
+    def compiled_chunk_metrics(self):
+        return jax.jit(self._chunk_metrics, donate_argnums=(0,))
+
+    def host_params(self, runs: OffPolicyRun) -> dict[str, PyTree]:
+        return self._params(runs)
+
+
+def host_transitions(obs: np.ndarray, actions: np.ndarray, step: Any) -> dict[str, np.ndarray]:
+    """The replay transitions of one host step of every run (actions in [-1, 1])."""
+    return {
+        "obs": obs,
+        "action": actions,
+        "reward": step.reward,
+        "next_obs": step.final_obs,
+        "terminal": step.terminated,
+        "episode_end": step.terminated | step.truncated,
+    }

@@ -1,0 +1,22 @@
+"""The per-run values of a vmapped grid of runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+from flax import struct
+
+PyTree = Any
+
+
+@struct.dataclass
+class RunPoint:
+    """The per-run values of a vmapped grid: seed, sparsity targets, swept hyper-parameters."""
+
+    key: jax.Array
+    targets: PyTree
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+    gamma: jax.Array
+    masks: PyTree = None  # given masks (lottery-ticket rewind), else None
