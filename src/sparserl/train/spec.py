@@ -284,8 +284,10 @@ def _resolve_off_policy(spec: TrainSpec, env: Any, agent: OffPolicyAgent) -> Res
         network_shapes=shapes,
     )
     for level in spec.sparsities or (None,):
-        if spec.actor_fraction is not None:
-            resolved.network_sparsities(level)  # raises if the split does not fit
+        # Raises now, not at the first compile, if a split does not fit or an ER lambda is
+        # too large for its layer.
+        for name, method in resolved.methods_at(level).items():
+            method.layer_counts(shapes[name])
     return resolved
 
 

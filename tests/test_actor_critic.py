@@ -1,0 +1,168 @@
+"""SAC / TD3: paper counts, the actor:critic split, DS-TD3 invariants, losses, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sparserl.agents import AgentConfigError
+from sparserl.agents.sac import tanh_gaussian_sample
+from sparserl.cli import main
+from sparserl.sparsity import SparsityConfigError
+from sparserl.train import TrainConfigError, TrainSpec, resolve
+from sparserl.train.accounting import agent_budget
+from sparserl.train.runners import OffPolicyJaxRunner
+from sparserl.train.run import _points
+from sparserl.train.off_policy_program import OffPolicyProgram
+
+
+def _inspect(capsys, *args):
+    assert main(["inspect", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_td3_halfcheetah_counts_match_sokar_table_2(capsys):
+    dense = _inspect(capsys, "td3", "HalfCheetah-v5", "--method", "dense")
+    assert dense["weights"] == 214_784  # Sokar et al. 2022, Table 2: TD3
+    assert dense["networks"]["actor"]["weights"] == 17 * 256 + 256 * 256 + 256 * 6
+    ds = _inspect(capsys, "td3", "HalfCheetah-v5", "--preset", "ds-td3")
+    assert ds["method"] == "ds" and ds["weights"] == 106_169  # Table 2: DS-TD3
+    layers = {row["layer"]: row for row in ds["layers"]}
+    assert layers["actor/encoder/dense_0"]["nonzeros"] == 7 * (17 + 256)  # lambda^1 = 7
+    assert layers["critic/q2/encoder/dense_1"]["nonzeros"] == 64 * (256 + 256)  # lambda^2 = 64
+    assert layers["critic/q1/head"]["density"] == 1.0 and layers["actor/head"]["density"] == 1.0
+    static = _inspect(capsys, "td3", "HalfCheetah-v5", "--preset", "ds-td3", "--method", "static")
+    assert static["method"] == "static" and static["weights"] == 106_169  # Static-TD3
+
+
+def test_actor_critic_split_gives_the_requested_counts():
+    spec = TrainSpec(
+        agent="sac", env="Hopper-v5", method="rigl", sparsities=(0.8,), actor_fraction=0.1
+    )
+    table = agent_budget(resolve(spec), 0.8)
+    dense = table["dense_weights"]
+    budget = 0.2 * dense
+    actor, critic = (table["networks"][n]["weights"] for n in ("actor", "critic"))
+    # Exact up to the per-layer rounding of connection counts (one weight per layer at most).
+    assert abs(actor - 0.1 * budget) <= 3 and abs(critic - 0.9 * budget) <= 6
+    default = agent_budget(resolve(TrainSpec(agent="sac", env="Hopper-v5")), None)
+    assert default["networks"]["actor"]["weights"] / dense == pytest.approx(0.32, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        ({"agent": "sac", "env": "CartPole-v1"}, AgentConfigError, "needs continuous actions"),
+        ({"agent": "td3", "env": "Acrobot-v1"}, AgentConfigError, "needs continuous actions"),
+        ({"actor_fraction": 1.5}, TrainConfigError, "actor_fraction must be a number in (0, 1)"),
+        ({"actor_fraction": 0.0}, TrainConfigError, "actor_fraction must be a number in (0, 1)"),
+        ({"actor_fraction": 0.9}, TrainConfigError, "Fractions that fit this budget: (0.0"),
+        (
+            {"actor_fraction": 0.3, "method": "dense", "sparsities": ()},
+            TrainConfigError,
+            "no sparsity",
+        ),
+        (
+            {
+                "network_options": {
+                    "actor": {"er_lambda": {"encoder/dense_0": 50.0, "encoder/dense_1": 4}}
+                }
+            },
+            SparsityConfigError,
+            "er_lambda['encoder/dense_0'] = 50.0",
+        ),
+        ({"network_options": {"policy": {}}}, TrainConfigError, "unknown network(s) ['policy']"),
+        ({"set": {"learning_starts": 5000}}, TrainConfigError, "learning_starts 5000 >= steps"),
+        ({"method": "lottery"}, TrainConfigError, "value-based agents only"),
+    ],
+)
+def test_bad_actor_critic_input_is_refused(changes, error, message):
+    spec = {
+        "agent": "td3",
+        "env": "Pendulum-v1",
+        "method": "rigl",
+        "sparsities": (0.5,),
+        "steps": 2000,
+    }
+    if "set" in changes:
+        spec["agent_options"] = changes.pop("set")
+    if "er_lambda" in str(changes):
+        spec.update(method="ds", sparsities=())
+    spec.update(changes)
+    with pytest.raises(error) as info:
+        resolve(TrainSpec(**spec))
+    assert message in str(info.value)
+
+
+def test_tanh_gaussian_log_density_matches_change_of_variables():
+    mean, log_std = np.array([[0.3, -0.2]]), np.array([[-0.5, 0.1]])
+    action, logp = tanh_gaussian_sample(jnp.asarray(mean), jnp.asarray(log_std), jax.random.key(3))
+    u = np.arctanh(np.asarray(action, np.float64))
+    std = np.exp(log_std)
+    normal = -0.5 * ((u - mean) / std) ** 2 - np.log(std) - 0.5 * math.log(2 * math.pi)
+    expected = np.sum(normal - np.log(1 - np.tanh(u) ** 2), axis=-1)
+    assert np.asarray(logp) == pytest.approx(expected, rel=1e-4)
+
+
+LAMBDA_2 = {"encoder/dense_1": 8.0}
+
+
+def test_ds_td3_counts_hold_after_every_evolution_and_target_update():
+    """Every step: online masks have the declared counts, nothing outside them, and the
+    pruned-back targets have exactly as many nonzeros as the online network."""
+    spec = TrainSpec(
+        agent="td3",
+        env="Pendulum-v1",
+        preset="ds-td3",
+        steps=60,
+        eval_interval=1,
+        eval_episodes=1,
+        agent_options={"hidden": (32, 32), "learning_starts": 20, "batch_size": 16},
+        network_options={
+            "actor": {"update_interval": 5, "er_lambda": {"encoder/dense_0": 1.0, **LAMBDA_2}},
+            "critic": {
+                "update_interval": 10,
+                "er_lambda": {
+                    f"q{i}/encoder/dense_{j}": lam
+                    for i in (1, 2)
+                    for j, lam in ((0, 1.0), (1, 8.0))
+                },
+            },
+        },
+    )
+    resolved = resolve(spec)
+    program = OffPolicyProgram(
+        resolved.agent, resolved.env, tuple(resolved.networks.items()), 1, spec.steps
+    )
+    params = program.example_params()
+    points = _points(
+        resolved,
+        lambda level: {n: m.targets(params[n]) for n, m in resolved.methods_at(level).items()},
+        resolved.grid(),
+    )
+    declared = {
+        f"{n}/{layer}": count
+        for n, m in resolved.networks.items()
+        for layer, count in m.layer_counts(resolved.network_shapes[n]).items()
+    }
+    runner = OffPolicyJaxRunner(program, points, 1)
+    previous = None
+    evolutions = 0
+    for step in range(spec.steps):
+        metrics = runner.chunk(step)
+        masks = jax.tree.leaves(runner.runs.nets["critic"].sparse.masks)
+        if previous is not None and any(
+            not np.array_equal(a, b) for a, b in zip(masks, previous, strict=True)
+        ):
+            evolutions += 1
+        previous = [np.asarray(m) for m in masks]
+        for layer, count in declared.items():
+            assert int(metrics["online"]["active"][layer][0]) == count, (step, layer)
+            assert int(metrics["online"]["outside"][layer][0]) == 0, (step, layer)
+            assert int(metrics["target"]["nonzero"][layer][0]) == count, (step, layer)
+    assert evolutions == 4  # critic steps 10, 20, 30, 40 of 40 updates
