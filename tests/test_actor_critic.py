@@ -16,9 +16,9 @@ from sparserl.cli import main
 from sparserl.sparsity import SparsityConfigError
 from sparserl.train import TrainConfigError, TrainSpec, resolve
 from sparserl.train.accounting import agent_budget
-from sparserl.train.runners import OffPolicyJaxRunner
-from sparserl.train.run import _points
 from sparserl.train.off_policy_program import OffPolicyProgram
+from sparserl.train.run import _points
+from sparserl.train.runners import OffPolicyJaxRunner
 
 
 def _inspect(capsys, *args):

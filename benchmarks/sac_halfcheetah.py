@@ -1,0 +1,125 @@
+"""SAC on HalfCheetah-v5 (the peer harness's W3 workload): env-steps/s of sparserl's host loop
+for 1 seed and for 5 seeds in one vectorised run, dense and 90% RigL, optionally side by side
+with Stable-Baselines3 SAC run by ../shared/peers/run_peers.sh in the same invocation.
+
+    .venv/bin/python benchmarks/sac_halfcheetah.py [--steps N] [--no-peers]
+
+Timing excludes compilation and the final evaluation; the warm-up (`learning_starts` random
+steps) is run first and not timed, so the rate is that of learning steps (1 update per step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from sparserl.train.off_policy_program import OffPolicyProgram
+from sparserl.train.run import _points
+from sparserl.train.runners import OffPolicyHostRunner
+from sparserl.train.spec import TrainSpec, resolve
+
+PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))
+sys.path.insert(0, str(PEERS))
+from workloads import SAC_HALFCHEETAH as W3  # noqa: E402
+
+
+def time_sparserl(method: str, sparsities: tuple, seeds: int, timed_steps: int) -> float:
+    """Learning env-steps/s (all seeds together) of the W3 configuration."""
+    starts = W3["learning_starts"]
+    spec = TrainSpec(
+        agent="sac",
+        env=W3["env_id"],
+        method=method,
+        sparsities=sparsities,
+        seeds=seeds,
+        steps=starts + timed_steps + 1,
+        eval_interval=starts + timed_steps + 1,
+        eval_episodes=1,
+        agent_options={
+            "hidden": tuple(W3["hidden"]),
+            "learning_rate": W3["learning_rate"],
+            "replay_capacity": W3["buffer_size"],
+            "batch_size": W3["batch_size"],
+            "gamma": W3["gamma"],
+            "tau": W3["tau"],
+            "learning_starts": starts,
+        },
+    )
+    resolved = resolve(spec)
+    program = OffPolicyProgram(
+        resolved.agent, resolved.env, tuple(resolved.networks.items()), 1, spec.steps
+    )
+    params = program.example_params()
+    points = _points(
+        resolved,
+        lambda level: {n: m.targets(params[n]) for n, m in resolved.methods_at(level).items()},
+        resolved.grid(),
+    )
+    runner = OffPolicyHostRunner(program, points, starts, [p["seed"] for p in resolved.grid()])
+    runner.interval = starts
+    runner.chunk(0)  # warm-up steps + compiling the store, act and evaluation calls
+    runner.interval = 20  # compile the learning step
+    runner.chunk(starts // 20)
+    runner.interval = timed_steps
+    begin = time.perf_counter()
+    for t in range(starts + 20, starts + 20 + timed_steps):
+        actions = np.asarray(runner.actions)
+        step = runner.vector.step(runner.low + 0.5 * (actions + 1.0) * (runner.high - runner.low))
+        runner.runs = program.compiled_store(
+            runner.runs,
+            {
+                "obs": runner.obs,
+                "action": actions,
+                "reward": step.reward,
+                "next_obs": step.final_obs,
+                "terminal": step.terminated,
+                "episode_end": step.terminated | step.truncated,
+            },
+        )
+        runner.runs, runner.actions = program.compiled_learn_and_act(runner.runs, step.obs, t, True)
+        runner.obs = step.obs
+    jax.block_until_ready(runner.actions)
+    elapsed = time.perf_counter() - begin
+    runner.close()
+    return seeds * timed_steps / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2000, help="timed learning steps")
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    if not args.no_peers:
+        out = Path("/tmp/sparserl-bench-sac.jsonl")
+        out.unlink(missing_ok=True)
+        env = {
+            **os.environ,
+            "BENCH_OUT": str(out),
+            "PEERS": "sb3",
+            "BENCH_W3_STEPS": str(W3["learning_starts"] + args.steps),
+        }
+        subprocess.run([str(PEERS / "run_peers.sh"), "W3"], env=env, check=True)
+        for line in out.read_text().splitlines():
+            r = json.loads(line)
+            rows.append((f"{r['peer']} (1 seed)", r["steps_per_s"]))
+    for method, sparsities, label in (("dense", (), "dense"), ("rigl", (0.9,), "RigL 90%")):
+        for seeds in (1, 5):
+            rate = time_sparserl(method, sparsities, seeds, args.steps)
+            rows.append((f"sparserl {label} ({seeds} seed{'s' * (seeds > 1)})", rate))
+    reference = rows[0][1]
+    print("\n| variant | env-steps/s | x first row |\n|---|---|---|")
+    for name, rate in rows:
+        print(f"| {name} | {rate:.0f} | {rate / reference:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
