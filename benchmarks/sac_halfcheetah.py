@@ -19,10 +19,8 @@ import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
-from sparserl.train.off_policy_program import OffPolicyProgram
-from sparserl.train.run import _points
+from sparserl.train.run import actor_critic_program
 from sparserl.train.runners import OffPolicyHostRunner
 from sparserl.train.spec import TrainSpec, resolve
 
@@ -40,8 +38,8 @@ def time_sparserl(method: str, sparsities: tuple, seeds: int, timed_steps: int) 
         method=method,
         sparsities=sparsities,
         seeds=seeds,
-        steps=starts + timed_steps + 1,
-        eval_interval=starts + timed_steps + 1,
+        steps=starts + 20 + timed_steps,
+        eval_interval=starts + 20 + timed_steps,
         eval_episodes=1,
         agent_options={
             "hidden": tuple(W3["hidden"]),
@@ -54,38 +52,11 @@ def time_sparserl(method: str, sparsities: tuple, seeds: int, timed_steps: int) 
         },
     )
     resolved = resolve(spec)
-    program = OffPolicyProgram(
-        resolved.agent, resolved.env, tuple(resolved.networks.items()), 1, spec.steps
-    )
-    params = program.example_params()
-    points = _points(
-        resolved,
-        lambda level: {n: m.targets(params[n]) for n, m in resolved.methods_at(level).items()},
-        resolved.grid(),
-    )
+    program, points = actor_critic_program(resolved)
     runner = OffPolicyHostRunner(program, points, starts, [p["seed"] for p in resolved.grid()])
-    runner.interval = starts
-    runner.chunk(0)  # warm-up steps + compiling the store, act and evaluation calls
-    runner.interval = 20  # compile the learning step
-    runner.chunk(starts // 20)
-    runner.interval = timed_steps
+    runner.advance(0, starts + 20)  # warm-up, and compiling the store and learning calls
     begin = time.perf_counter()
-    for t in range(starts + 20, starts + 20 + timed_steps):
-        actions = np.asarray(runner.actions)
-        step = runner.vector.step(runner.low + 0.5 * (actions + 1.0) * (runner.high - runner.low))
-        runner.runs = program.compiled_store(
-            runner.runs,
-            {
-                "obs": runner.obs,
-                "action": actions,
-                "reward": step.reward,
-                "next_obs": step.final_obs,
-                "terminal": step.terminated,
-                "episode_end": step.terminated | step.truncated,
-            },
-        )
-        runner.runs, runner.actions = program.compiled_learn_and_act(runner.runs, step.obs, t, True)
-        runner.obs = step.obs
+    runner.advance(starts + 20, timed_steps)
     jax.block_until_ready(runner.actions)
     elapsed = time.perf_counter() - begin
     runner.close()

@@ -16,8 +16,7 @@ from sparserl.cli import main
 from sparserl.sparsity import SparsityConfigError
 from sparserl.train import TrainConfigError, TrainSpec, resolve
 from sparserl.train.accounting import agent_budget
-from sparserl.train.off_policy_program import OffPolicyProgram
-from sparserl.train.run import _points
+from sparserl.train.run import actor_critic_program
 from sparserl.train.runners import OffPolicyJaxRunner
 
 
@@ -136,15 +135,7 @@ def test_ds_td3_counts_hold_after_every_evolution_and_target_update():
         },
     )
     resolved = resolve(spec)
-    program = OffPolicyProgram(
-        resolved.agent, resolved.env, tuple(resolved.networks.items()), 1, spec.steps
-    )
-    params = program.example_params()
-    points = _points(
-        resolved,
-        lambda level: {n: m.targets(params[n]) for n, m in resolved.methods_at(level).items()},
-        resolved.grid(),
-    )
+    program, points = actor_critic_program(resolved)
     declared = {
         f"{n}/{layer}": count
         for n, m in resolved.networks.items()

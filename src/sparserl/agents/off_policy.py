@@ -33,6 +33,7 @@ class OffPolicyAgent:
     action_dim: int
     name: ClassVar[str] = "off_policy"
     target_networks: ClassVar[tuple[str, ...]] = ()
+    loss_names: ClassVar[tuple[str, ...]] = ("critic_loss", "actor_loss")  # keys of `Losses`
 
     @classmethod
     def check_env(cls, env: Any) -> None:

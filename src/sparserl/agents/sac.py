@@ -38,6 +38,7 @@ class SAC(OffPolicyAgent):
     config: SACConfig
     name: ClassVar[str] = "sac"
     target_networks: ClassVar[tuple[str, ...]] = ("critic",)
+    loss_names: ClassVar[tuple[str, ...]] = ("critic_loss", "actor_loss", "alpha")
 
     def build_networks(self):
         cfg = self.config

@@ -151,7 +151,7 @@ class OffPolicyProgram:
             "terminal": jnp.zeros((), bool),
             "episode_end": jnp.zeros((), bool),
         }
-        names = self._loss_names()
+        names = self.agent.loss_names
         zero = jnp.zeros((), jnp.float32)
         return OffPolicyRun(
             nets=nets,
@@ -163,18 +163,13 @@ class OffPolicyProgram:
             loss_weights=dict.fromkeys(names, zero),
         )
 
-    def _loss_names(self) -> tuple[str, ...]:
-        return {"sac": ("critic_loss", "actor_loss", "alpha")}.get(
-            self.agent.name, ("critic_loss", "actor_loss")
-        )
-
-    def _params(self, run: OffPolicyRun) -> dict[str, PyTree]:
+    def params_of(self, run: OffPolicyRun) -> dict[str, PyTree]:
         return {name: net.params for name, net in run.nets.items()}
 
     def _act(self, run: OffPolicyRun, obs: jax.Array, t) -> tuple[OffPolicyRun, jax.Array]:
         """Action in [-1, 1] for env step `t`: uniform before `learning_starts`, else explore."""
         key, random_key, explore_key = jax.random.split(run.key, 3)
-        policy = self.agent.explore(self._params(run), obs[None], explore_key)[0]
+        policy = self.agent.explore(self.params_of(run), obs[None], explore_key)[0]
         uniform = jax.random.uniform(random_key, policy.shape, minval=-1.0, maxval=1.0)
         return run.replace(key=key), jnp.where(t < self.learning_starts, uniform, policy)
 
@@ -267,7 +262,7 @@ class OffPolicyProgram:
         runs, envs = carry
 
         def evaluate_run(run, key):
-            params = self._params(run)
+            params = self.params_of(run)
             return evaluate(
                 self.env,
                 lambda obs, _: self._greedy_env_actions(params, obs),
@@ -312,10 +307,6 @@ class OffPolicyProgram:
         return jax.jit(self.host_learn_and_act, static_argnums=(3,), donate_argnums=(0,))
 
     @functools.cached_property
-    def compiled_first_actions(self):
-        return jax.jit(jax.vmap(self._act, in_axes=(0, 0, None)))
-
-    @functools.cached_property
     def compiled_greedy(self):
         """Batched deterministic actions: params [R, ...], obs [R, K, ...] -> [R, K, A]."""
         return jax.jit(jax.vmap(self._greedy_env_actions))
@@ -323,9 +314,6 @@ class OffPolicyProgram:
     @functools.cached_property
     def compiled_chunk_metrics(self):
         return jax.jit(self._chunk_metrics, donate_argnums=(0,))
-
-    def host_params(self, runs: OffPolicyRun) -> dict[str, PyTree]:
-        return self._params(runs)
 
 
 def host_transitions(obs: np.ndarray, actions: np.ndarray, step: Any) -> dict[str, np.ndarray]:

@@ -123,11 +123,9 @@ def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
     return _finish(out, results)
 
 
-def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[RunResult]:
-    """SAC / TD3: one program over the grid, on a JAX or a host environment."""
-    spec, grid = resolved.spec, resolved.grid()
-    out = Path(out) if out is not None else None
-    start_time = time.perf_counter()
+def actor_critic_program(resolved: ResolvedSpec) -> tuple[OffPolicyProgram, RunPoint]:
+    """The off-policy program of a resolved actor-critic spec and its batched grid points."""
+    spec = resolved.spec
     program = OffPolicyProgram(
         resolved.agent,
         resolved.env,
@@ -140,11 +138,20 @@ def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[
     def targets_for(level):
         return {n: m.targets(params[n]) for n, m in resolved.methods_at(level).items()}
 
+    return program, _points(resolved, targets_for, resolved.grid())
+
+
+def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[RunResult]:
+    """SAC / TD3: one program over the grid, on a JAX or a host environment."""
+    spec, grid = resolved.spec, resolved.grid()
+    out = Path(out) if out is not None else None
+    start_time = time.perf_counter()
+    program, points = actor_critic_program(resolved)
+
     def budget_for(point):
         return agent_budget(resolved, point["sparsity"])
 
     sizes = _LayerSizes.of(budget_for({"sparsity": (spec.sparsities or (None,))[0]}))
-    points = _points(resolved, targets_for, grid)
     if isinstance(resolved.env, HostEnv):
         runner = OffPolicyHostRunner(
             program, points, resolved.eval_interval, [p["seed"] for p in grid]

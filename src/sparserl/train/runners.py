@@ -63,19 +63,36 @@ class OffPolicyHostRunner:
         self.runs = program.compiled_init(points)
         self.vector = env.vector(len(self.seeds))
         self.obs = self.vector.reset(self.seeds)
-        self.runs, self.actions = program.compiled_first_actions(self.runs, self.obs, 0)
+        # The first actions: "after step -1", without learning (the same compiled call).
+        self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1, False)
         self.evaluator = env.evaluator(len(self.seeds), program.eval_episodes)
         self.low, self.high = env.action_low, env.action_high
         zeros = np.zeros(len(self.seeds))
         self.episode_return, self.finished_sum, self.finished = zeros.copy(), zeros.copy(), zeros
 
     def chunk(self, index: int) -> dict:
-        program, start = self.program, index * self.interval
+        program = self.program
         self.finished_sum, self.finished = (
             np.zeros_like(self.finished_sum),
             np.zeros(len(self.seeds)),
         )
-        for t in range(start, start + self.interval):
+        self.advance(index * self.interval, self.interval)
+        self.runs, metrics = program.compiled_chunk_metrics(self.runs)
+        metrics = jax.device_get(metrics)
+        params = program.params_of(self.runs)
+
+        def policy(obs: np.ndarray) -> np.ndarray:
+            return np.asarray(program.compiled_greedy(params, obs))
+
+        metrics["eval_return"] = self.evaluator.evaluate(policy, seed=index)
+        metrics["train_return"] = self.finished_sum / np.maximum(self.finished, 1)
+        metrics["train_episodes"] = self.finished.copy()
+        return metrics
+
+    def advance(self, start: int, count: int) -> None:
+        """Environment steps start..start+count-1 of every run: act, step, store, learn."""
+        program = self.program
+        for t in range(start, start + count):
             actions = np.asarray(self.actions)
             step = self.vector.step(self.low + 0.5 * (actions + 1.0) * (self.high - self.low))
             self._record(step)
@@ -85,17 +102,6 @@ class OffPolicyHostRunner:
                 self.runs, step.obs, t, learning
             )
             self.obs = step.obs
-        self.runs, metrics = program.compiled_chunk_metrics(self.runs)
-        metrics = jax.device_get(metrics)
-        params = program.host_params(self.runs)
-
-        def policy(obs: np.ndarray) -> np.ndarray:
-            return np.asarray(program.compiled_greedy(params, obs))
-
-        metrics["eval_return"] = self.evaluator.evaluate(policy, seed=index)
-        metrics["train_return"] = self.finished_sum / np.maximum(self.finished, 1)
-        metrics["train_episodes"] = self.finished.copy()
-        return metrics
 
     def _record(self, step: Any) -> None:
         ended = step.terminated | step.truncated
