@@ -25,6 +25,7 @@ import optax
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.off_policy import Losses, weighted
 from sparserl.agents.ppo_config import PPOConfig
+from sparserl.envs import JaxEnv
 from sparserl.nets.actor_critic import CategoricalActor, GaussianActor, ValueCritic
 from sparserl.sparsity import apply_masks
 
@@ -98,7 +99,7 @@ def value_loss(values, old_values, returns, value_clip: float | None) -> jax.Arr
 
 def masked_global_norm(grads: dict[str, PyTree], masks: dict[str, PyTree]) -> jax.Array:
     """Global norm of the gradients the masked optimizer actually applies (inside the masks)."""
-    return optax.global_norm({n: apply_masks(g, masks[n]) for n, g in grads.items()})
+    return optax.tree.norm({n: apply_masks(g, masks[n]) for n, g in grads.items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +116,7 @@ class PPO:
     @classmethod
     def check_env(cls, env: Any) -> None:
         """PPO steps its environments inside the jitted program: JAX environments only."""
-        if not hasattr(env, "env"):  # a HostEnv (gymnasium / MuJoCo)
+        if not isinstance(env, JaxEnv):  # a HostEnv (gymnasium / MuJoCo)
             raise AgentConfigError(
                 f"ppo runs on JAX (gymnax) environments only; {env.env_id} steps on the host"
             )
@@ -259,7 +260,8 @@ class PPO:
         cfg = self.config
         advantages = batch["advantage"]
         if cfg.normalize_advantages:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            # unbiased std, as torch.std in SB3 and CleanRL
+            advantages = (advantages - advantages.mean()) / (advantages.std(ddof=1) + 1e-8)
         logp, entropy = self.log_prob_entropy(params["actor"], batch["obs"], batch["action"])
         policy_loss, stats = clipped_surrogate(logp, batch["logp"], advantages, cfg.clip_eps)
         values = self.value(params["critic"], batch["obs"])
