@@ -1,4 +1,4 @@
-"""SAC / TD3: paper counts, the actor:critic split, DS-TD3 invariants, losses, bad input."""
+"""SAC / TD3 / PPO: paper counts, the actor:critic split, DS-TD3 invariants, losses, bad input."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sparserl.agents import AgentConfigError
 from sparserl.agents.sac import tanh_gaussian_sample
 from sparserl.cli import main
 from sparserl.sparsity import SparsityConfigError
-from sparserl.train import TrainConfigError, TrainSpec, resolve
+from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 from sparserl.train.run import actor_critic_program
 from sparserl.train.runners import OffPolicyJaxRunner
@@ -78,6 +78,12 @@ def test_actor_critic_split_gives_the_requested_counts():
         ({"network_options": {"policy": {}}}, TrainConfigError, "unknown network(s) ['policy']"),
         ({"set": {"learning_starts": 5000}}, TrainConfigError, "learning_starts 5000 >= steps"),
         ({"method": "lottery"}, TrainConfigError, "value-based agents only"),
+        (
+            {"agent": "ppo", "steps": 5000},  # Pendulum-v1's PPO rollout: 4 envs x 1024 steps
+            TrainConfigError,
+            "steps 5000 must be a multiple of the rollout size 4096; nearest: 4096 or 8192",
+        ),
+        ({"agent": "ppo", "preset": "atari"}, AgentConfigError, "agent 'ppo' has no preset"),
     ],
 )
 def test_bad_actor_critic_input_is_refused(changes, error, message):
@@ -157,3 +163,48 @@ def test_ds_td3_counts_hold_after_every_evolution_and_target_update():
             assert int(metrics["online"]["outside"][layer][0]) == 0, (step, layer)
             assert int(metrics["target"]["nonzero"][layer][0]) == count, (step, layer)
     assert evolutions == 4  # critic steps 10, 20, 30, 40 of 40 updates
+
+
+def test_ppo_presets_by_env_id_then_family(capsys):
+    pendulum = resolve(TrainSpec(agent="ppo", env="Pendulum-v1", steps=4096)).agent.config
+    assert (pendulum.num_envs, pendulum.num_steps, pendulum.gamma) == (4, 1024, 0.9)  # zoo
+    cartpole = resolve(TrainSpec(agent="ppo", env="CartPole-v1", steps=2048)).agent.config
+    assert (cartpole.num_envs, cartpole.num_steps, cartpole.gamma) == (8, 256, 0.99)  # SB3
+    # inspect rounds its nominal run length up to whole rollouts instead of refusing it.
+    table = _inspect(capsys, "ppo", "CartPole-v1", "--sparsity", "0.9")
+    dense = 4 * 256 + 256 * 256 + 256 * 2 + 4 * 256 + 256 * 256 + 256
+    assert table["dense_weights"] == dense and table["weights"] == pytest.approx(0.1 * dense, 2)
+
+
+def test_ppo_train_writes_the_actor_critic_outputs(tmp_path):
+    spec = TrainSpec(
+        agent="ppo",
+        env="CartPole-v1",
+        method="set",
+        sparsities=(0.9,),
+        seeds=2,
+        steps=512,
+        eval_interval=256,
+        eval_episodes=2,
+        agent_options={"hidden": (32, 32), "num_envs": 2, "num_steps": 64, "minibatch_size": 32},
+    )
+    results = train(spec, tmp_path)
+    assert [r.run_id for r in results] == [
+        "ppo_CartPole-v1_set_sparsity0.9_seed0",
+        "ppo_CartPole-v1_set_sparsity0.9_seed1",
+    ]
+    budget = agent_budget(resolve(spec), 0.9)
+    for result in results:
+        assert len(result.metrics) == 2
+        last = result.metrics[-1]
+        # masks hold through 2 rollouts x 10 epochs x 4 minibatches of SET updates
+        assert last["parameters"] == budget["parameters"]
+        assert last["weights_outside_mask"] == 0 and last["target_excess_nonzeros"] == 0
+        assert {"policy_loss", "value_loss", "entropy", "approx_kl"} <= set(last)
+        assert math.isfinite(last["value_loss"]) and result.summary["finite_loss"]
+        assert (
+            result.summary["networks"]["actor"]["weights"]
+            == (budget["networks"]["actor"]["weights"])
+        )
+        written = (tmp_path / result.run_id / "metrics.csv").read_text().splitlines()
+        assert len(written) == 3

@@ -8,8 +8,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from sparserl.agents import AGENTS, AgentConfigError, method_preset
-from sparserl.envs import ENVS, EnvConfigError
+from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
+from sparserl.envs import ENVS, EnvConfigError, make_env
 from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_method
 from sparserl.sparsity.distributions import DISTRIBUTIONS
 from sparserl.sparsity.summary import mlp_shapes
@@ -160,6 +160,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             raise TrainConfigError("inspect AGENT ENV needs both an agent and an environment")
         if args.method is None and method_preset(args.agent, args.preset, args.env) is None:
             args.method = "rigl"  # inspect shows a sparse network unless a preset names one
+        # The run length only sets schedules here: round it up to whole learning iterations
+        # (PPO learns once per rollout of num_envs x num_steps env steps).
+        agent = make_agent(
+            args.agent, make_env(args.env), args.preset, _assignments(args.set, "--set")
+        )
+        period = getattr(agent, "update_period", 1)
+        args.steps = -(-args.steps // period) * period
         resolved = resolve(_spec(args, (args.sparsity,) if args.sparsity is not None else ()))
         table = agent_budget(resolved, args.sparsity)
         table = {"agent": args.agent, "env": args.env, **table}
@@ -203,7 +210,11 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_agent_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", help="hyper-parameter preset (default: the env's family)")
+    parser.add_argument(
+        "--preset",
+        help="hyper-parameter preset (default: the env id's if the agent has one, else the "
+        "env family's)",
+    )
     parser.add_argument(
         "--match-sparsity",
         type=float,

@@ -1,5 +1,5 @@
 """sparserl.agents: value-based agents (DQN, Rainbow) as configs plus per-example losses, and
-off-policy actor-critic agents (SAC, TD3) as configs plus an update over named networks.
+actor-critic agents (SAC, TD3, PPO) as configs plus an update over named networks.
 
 Agents never see the sparse method: the training loop masks, updates topologies and syncs
 targets around the agent's losses.
@@ -10,18 +10,23 @@ from sparserl.agents.dqn import DQN
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.off_policy import OffPolicyAgent
 from sparserl.agents.off_policy_config import OffPolicyConfig, SACConfig, TD3Config
+from sparserl.agents.ppo import PPO
+from sparserl.agents.ppo_config import PPOConfig
 from sparserl.agents.presets import PRESETS, method_preset
 from sparserl.agents.rainbow import Rainbow
-from sparserl.agents.registry import AGENTS, make_agent
+from sparserl.agents.registry import ACTOR_CRITIC, AGENTS, default_preset, make_agent
 from sparserl.agents.sac import SAC
 from sparserl.agents.td3 import TD3
 from sparserl.agents.value_agent import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
 
 __all__ = [
+    "ACTOR_CRITIC",
     "AGENTS",
     "DQN",
     "OffPolicyAgent",
     "OffPolicyConfig",
+    "PPO",
+    "PPOConfig",
     "PRESETS",
     "SWEEPABLE",
     "AgentConfigError",
@@ -34,6 +39,7 @@ __all__ = [
     "ValueAgent",
     "ValueConfig",
     "epsilon_greedy",
+    "default_preset",
     "linearly_decaying_epsilon",
     "make_agent",
     "method_preset",

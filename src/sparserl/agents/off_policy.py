@@ -57,6 +57,11 @@ class OffPolicyAgent:
     def build_networks(self) -> dict[str, nn.Module]:
         raise NotImplementedError
 
+    @property
+    def update_period(self) -> int:
+        """Environment steps per learning iteration: one update per step."""
+        return 1
+
     def total_updates(self, steps: int) -> dict[str, int]:
         """Optimizer steps each network takes in a run of `steps` environment steps."""
         critic = max(steps - self.config.learning_starts, 0)

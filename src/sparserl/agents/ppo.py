@@ -132,6 +132,16 @@ class PPO:
         return cls(config, env.num_actions, tuple(env.action_shape))
 
     @property
+    def update_period(self) -> int:
+        """Environment steps of one run per learning iteration (one rollout)."""
+        return self.config.rollout_size
+
+    def total_updates(self, steps: int) -> dict[str, int]:
+        """Optimizer steps each network takes in a run of `steps` environment steps."""
+        updates = steps // self.config.rollout_size * self.config.updates_per_rollout
+        return {"actor": updates, "critic": updates}
+
+    @property
     def discrete(self) -> bool:
         return self.num_actions is not None
 

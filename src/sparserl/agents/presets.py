@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sparserl.agents import ppo_config
 from sparserl.agents.errors import AgentConfigError
 
 # Dopamine's classic-control DQN (dqn_cartpole.gin / dqn_acrobot.gin), the base of the
@@ -81,6 +82,9 @@ PRESETS["td3"] = {
     "classic_control": _CLASSIC_CONTROL_OFF_POLICY,
     "ds-td3": _DS_TD3,
 }
+
+# PPO: by environment family, and by environment id where an id's settings differ.
+PRESETS["ppo"] = ppo_config.PRESETS
 
 # lambda^1 (first layer) of DS-TD3 per environment (Sokar et al. 2022, Sec. 4.1; lambda^2 = 64).
 # Pendulum-v1 / MountainCarContinuous-v0 are ours: 3 or 2 inputs leave at most ~3 as lambda^1,

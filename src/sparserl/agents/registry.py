@@ -9,7 +9,9 @@ from sparserl.agents.dqn import DQN
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.off_policy import OffPolicyAgent
 from sparserl.agents.off_policy_config import SACConfig, TD3Config
-from sparserl.agents.presets import preset_overrides
+from sparserl.agents.ppo import PPO
+from sparserl.agents.ppo_config import PPOConfig
+from sparserl.agents.presets import PRESETS, preset_overrides
 from sparserl.agents.rainbow import Rainbow
 from sparserl.agents.sac import SAC
 from sparserl.agents.td3 import TD3
@@ -20,20 +22,30 @@ AGENTS: dict[str, tuple[type, type[AgentConfig]]] = {
     "rainbow": (Rainbow, RainbowConfig),
     "sac": (SAC, SACConfig),
     "td3": (TD3, TD3Config),
+    "ppo": (PPO, PPOConfig),
 }
+
+# Agents with an actor and a critic, each with its own sparse method.
+ACTOR_CRITIC = (OffPolicyAgent, PPO)
+
+
+def default_preset(name: str, env: Any) -> str:
+    """The preset an agent uses on `env` unless one is named: the environment id's own
+    preset if the agent has one, else the environment family's."""
+    return env.spec.env_id if env.spec.env_id in PRESETS[name] else env.spec.family
 
 
 def make_agent(
     name: str, env: Any, preset: str | None = None, overrides: dict[str, Any] | None = None
-) -> ValueAgent | OffPolicyAgent:
-    """Agent `name` for `env`: its family's preset (or `preset`), then `overrides`."""
+) -> ValueAgent | OffPolicyAgent | PPO:
+    """Agent `name` for `env`: its default preset (or `preset`), then `overrides`."""
     if name not in AGENTS:
         raise AgentConfigError(f"unknown agent {name!r}; choose one of {list(AGENTS)}")
     agent_cls, config_cls = AGENTS[name]
-    options = preset_overrides(name, preset or env.spec.family)
+    options = preset_overrides(name, preset or default_preset(name, env))
     options.update(overrides or {})
     agent_cls.check_env(env)  # before the config: the wrong kind of env is the first error
     config = config_cls().replace(**options)
-    if issubclass(agent_cls, OffPolicyAgent):
+    if issubclass(agent_cls, ACTOR_CRITIC):
         return agent_cls.for_env(config, env)
     return agent_cls(config)

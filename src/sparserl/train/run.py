@@ -13,9 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sparserl.agents import PPO, default_preset
 from sparserl.envs import HostEnv
 from sparserl.train.accounting import agent_budget
 from sparserl.train.off_policy_program import OffPolicyProgram
+from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.outputs import write_csv, write_json
 from sparserl.train.point import RunPoint
 from sparserl.train.progress import Progress
@@ -123,10 +125,14 @@ def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
     return _finish(out, results)
 
 
-def actor_critic_program(resolved: ResolvedSpec) -> tuple[OffPolicyProgram, RunPoint]:
-    """The off-policy program of a resolved actor-critic spec and its batched grid points."""
+def actor_critic_program(
+    resolved: ResolvedSpec,
+) -> tuple[OffPolicyProgram | OnPolicyProgram, RunPoint]:
+    """The program of a resolved actor-critic spec (off-policy for SAC / TD3, on-policy for
+    PPO) and its batched grid points."""
     spec = resolved.spec
-    program = OffPolicyProgram(
+    program_cls = OnPolicyProgram if isinstance(resolved.agent, PPO) else OffPolicyProgram
+    program = program_cls(
         resolved.agent,
         resolved.env,
         tuple(resolved.networks.items()),
@@ -142,7 +148,7 @@ def actor_critic_program(resolved: ResolvedSpec) -> tuple[OffPolicyProgram, RunP
 
 
 def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[RunResult]:
-    """SAC / TD3: one program over the grid, on a JAX or a host environment."""
+    """SAC / TD3 / PPO: one program over the grid, on a JAX or a host environment."""
     spec, grid = resolved.spec, resolved.grid()
     out = Path(out) if out is not None else None
     start_time = time.perf_counter()
@@ -214,12 +220,14 @@ def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
     for steps, now, metrics in history:
         nonzeros = {k: int(v[index]) for k, v in metrics["online"]["active"].items()}
         weights = sum(nonzeros.values())
+        # PPO has no target networks: its target counts are empty and the sums 0.
         outside = {
-            net: sum(int(v[index]) for v in metrics[net]["outside"].values())
+            net: sum(int(v[index]) for v in metrics[net].get("outside", {}).values())
             for net in ("online", "target")
         }
         target_excess = sum(
-            max(0, int(v[index]) - nonzeros[k]) for k, v in metrics["target"]["nonzero"].items()
+            max(0, int(v[index]) - nonzeros[k])
+            for k, v in metrics["target"].get("nonzero", {}).items()
         )
         row = {
             "step": steps,
@@ -264,7 +272,7 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any], methods_at=None) -> d
         "eval_interval": resolved.eval_interval,
         "eval_episodes": spec.eval_episodes,
         "total_updates": resolved.total_updates,
-        "preset": spec.preset or resolved.env.spec.family,
+        "preset": spec.preset or default_preset(spec.agent, resolved.env),
         "agent_config": agent,
         "method_config": method,
         "phases": [m.name for m in resolved.phases],

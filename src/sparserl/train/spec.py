@@ -9,7 +9,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sparserl.agents import SWEEPABLE, OffPolicyAgent, ValueAgent, make_agent, method_preset
+from sparserl.agents import (
+    ACTOR_CRITIC,
+    SWEEPABLE,
+    OffPolicyAgent,
+    ValueAgent,
+    make_agent,
+    method_preset,
+)
 from sparserl.envs import JaxEnv, make_env
 from sparserl.nets import matched_width
 from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
@@ -55,7 +62,7 @@ class ResolvedSpec:
 
     spec: TrainSpec
     env: Any  # JaxEnv or HostEnv
-    agent: Any  # ValueAgent or OffPolicyAgent
+    agent: Any  # ValueAgent, OffPolicyAgent or PPO
     method: SparseMethod
     phases: tuple[SparseMethod, ...]  # (method,) or (prune, lottery) for a lottery rewind
     eval_interval: int
@@ -111,8 +118,8 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     _positive_int("eval_episodes", spec.eval_episodes)
     env = make_env(spec.env)
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
-    if isinstance(agent, OffPolicyAgent):
-        return _resolve_off_policy(spec, env, agent)
+    if isinstance(agent, ACTOR_CRITIC):
+        return _resolve_actor_critic(spec, env, agent)
     spec = dataclasses.replace(spec, method=_check_method(spec.method or "dense"))
     if spec.network_options or spec.actor_fraction is not None:
         raise TrainConfigError(
@@ -144,11 +151,17 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
 
 
-def _eval_interval(spec: TrainSpec, steps: int, period: int) -> int:
+def _eval_interval(
+    spec: TrainSpec, steps: int, period: int, period_name: str = "update period"
+) -> int:
     """The evaluation interval: given, or about steps / 50, a multiple of `period` that
     divides `steps`."""
     if steps % period:
-        raise TrainConfigError(f"steps {steps} must be a multiple of the update period {period}")
+        below = steps // period * period
+        nearest = f"{below} or {below + period}" if below else f"{period}"
+        raise TrainConfigError(
+            f"steps {steps} must be a multiple of the {period_name} {period}; nearest: {nearest}"
+        )
     interval = spec.eval_interval
     if interval is None:
         interval = max(period, steps // EVALUATIONS_BY_DEFAULT // period * period)
@@ -162,7 +175,7 @@ def _eval_interval(spec: TrainSpec, steps: int, period: int) -> int:
         )
     if interval % period or steps % interval:
         raise TrainConfigError(
-            f"evaluation interval {interval} must be a multiple of the update period {period} "
+            f"evaluation interval {interval} must be a multiple of the {period_name} {period} "
             f"and divide steps {steps}"
         )
     return interval
@@ -225,11 +238,12 @@ def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, tuple]:
     return method, (method,)
 
 
-def _resolve_off_policy(spec: TrainSpec, env: Any, agent: OffPolicyAgent) -> ResolvedSpec:
-    """Checks and pieces of a SAC / TD3 run: one sparse method per network."""
+def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec:
+    """Checks and pieces of a SAC / TD3 / PPO run: one sparse method per network."""
     steps = spec.steps
-    interval = _eval_interval(spec, steps, 1)
-    if agent.config.learning_starts >= steps:
+    period_name = "update period" if agent.update_period == 1 else "rollout size"
+    interval = _eval_interval(spec, steps, agent.update_period, period_name)
+    if isinstance(agent, OffPolicyAgent) and agent.config.learning_starts >= steps:
         raise TrainConfigError(
             f"learning_starts {agent.config.learning_starts} >= steps {steps}: "
             "the agent would never learn"
@@ -291,7 +305,7 @@ def _resolve_off_policy(spec: TrainSpec, env: Any, agent: OffPolicyAgent) -> Res
     return resolved
 
 
-def _network_shapes(agent: OffPolicyAgent, env: Any) -> dict[str, dict[str, tuple[int, ...]]]:
+def _network_shapes(agent: Any, env: Any) -> dict[str, dict[str, tuple[int, ...]]]:
     inputs = agent.example_inputs(env.obs_shape)
     return {
         name: kernel_shapes(jax.eval_shape(module.init, jax.random.key(0), *inputs[name]))
