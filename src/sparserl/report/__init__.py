@@ -1,0 +1,1 @@
+"""sparserl.report: figures and tables from run directories."""
