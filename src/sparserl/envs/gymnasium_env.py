@@ -18,7 +18,7 @@ import mujoco
 import numpy as np
 
 from sparserl.envs.errors import EnvConfigError
-from sparserl.envs.gymnax_env import bound_array
+from sparserl.envs.facts import EnvFacts, action_bounds
 
 if TYPE_CHECKING:
     from sparserl.envs.registry import EnvSpec
@@ -58,17 +58,8 @@ def _quiet_mujoco_deprecations() -> Iterator[None]:
 
 
 @dataclasses.dataclass(frozen=True)
-class HostEnv:
+class HostEnv(EnvFacts):
     """A gymnasium environment id with the facts agents need about it (as `JaxEnv` has)."""
-
-    spec: EnvSpec
-    obs_shape: tuple[int, ...]
-    num_actions: int | None  # None for continuous actions
-    action_shape: tuple[int, ...]
-    max_episode_steps: int
-    # float32 arrays of `action_shape` (None for discrete actions); left out of ==/hash.
-    action_low: np.ndarray | None = dataclasses.field(default=None, compare=False)
-    action_high: np.ndarray | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def from_gymnasium(cls, spec: EnvSpec) -> HostEnv:
@@ -87,19 +78,10 @@ class HostEnv:
                 num_actions=int(space.n) if discrete else None,
                 action_shape=action_shape,
                 max_episode_steps=int(max_steps),
-                action_low=None if discrete else bound_array(space.low, action_shape),
-                action_high=None if discrete else bound_array(space.high, action_shape),
+                **action_bounds(space, discrete, action_shape),
             )
         finally:
             env.close()
-
-    @property
-    def env_id(self) -> str:
-        return self.spec.env_id
-
-    @property
-    def discrete(self) -> bool:
-        return self.num_actions is not None
 
     def make(self) -> gymnasium.Env:
         """One raw gymnasium env (headless, with its time limit), as gymnasium.make gives it."""

@@ -14,15 +14,10 @@ import jax
 import numpy as np
 from flax import struct
 
+from sparserl.envs.facts import EnvFacts, action_bounds
+
 if TYPE_CHECKING:
     from sparserl.envs.registry import EnvSpec
-
-
-def bound_array(value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """An action bound (scalar or array) as a read-only float32 array of `shape`."""
-    array = np.array(np.broadcast_to(np.asarray(value, np.float32), shape))
-    array.setflags(write=False)
-    return array
 
 
 @struct.dataclass
@@ -38,20 +33,11 @@ class Step:
 
 
 @dataclasses.dataclass(frozen=True)
-class JaxEnv:
+class JaxEnv(EnvFacts):
     """A gymnax environment with its parameters and the facts agents need about it."""
 
-    spec: EnvSpec
-    env: Any
-    params: Any
-    obs_shape: tuple[int, ...]
-    num_actions: int | None  # None for continuous actions
-    action_shape: tuple[int, ...]
-    max_episode_steps: int
-    # float32 arrays of `action_shape` bounding continuous actions; None for discrete ones.
-    # Left out of ==/hash (they follow from the spec), so the env stays hashable.
-    action_low: np.ndarray | None = dataclasses.field(default=None, compare=False)
-    action_high: np.ndarray | None = dataclasses.field(default=None, compare=False)
+    env: Any = dataclasses.field(kw_only=True)
+    params: Any = dataclasses.field(kw_only=True)
 
     @classmethod
     def from_gymnax(cls, spec: EnvSpec) -> JaxEnv:
@@ -68,17 +54,8 @@ class JaxEnv:
             num_actions=int(space.n) if discrete else None,
             action_shape=action_shape,
             max_episode_steps=int(params.max_steps_in_episode),
-            action_low=None if discrete else bound_array(space.low, action_shape),
-            action_high=None if discrete else bound_array(space.high, action_shape),
+            **action_bounds(space, discrete, action_shape),
         )
-
-    @property
-    def env_id(self) -> str:
-        return self.spec.env_id
-
-    @property
-    def discrete(self) -> bool:
-        return self.num_actions is not None
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
         """First observation and state of a new episode."""
