@@ -73,8 +73,9 @@ def test_td3_learns_pendulum():
 
 
 @pytest.mark.slow
-def test_sparse_sac_rigl_90_learns_pendulum():
-    assert _pendulum("sac", 8_000, 128, method="rigl", sparsities=(0.9,)) >= -400
+@pytest.mark.parametrize("method", ["rigl", "set"])
+def test_90_percent_sparse_sac_learns_pendulum(method):
+    assert _pendulum("sac", 8_000, 128, method=method, sparsities=(0.9,)) >= -400
 
 
 @pytest.mark.slow
