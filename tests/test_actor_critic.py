@@ -208,3 +208,17 @@ def test_ppo_train_writes_the_actor_critic_outputs(tmp_path):
         )
         written = (tmp_path / result.run_id / "metrics.csv").read_text().splitlines()
         assert len(written) == 3
+
+
+def test_parameter_matched_dense_actor_critic(capsys):
+    sparse = _inspect(capsys, "sac", "HalfCheetah-v5", "--sparsity", "0.9")["parameters"]
+    table = _inspect(
+        capsys, "sac", "HalfCheetah-v5", "--method", "dense", "--match-sparsity", "0.9"
+    )
+    hidden = table["layers"][1]["shape"][0]
+    assert hidden == 75 and table["sparsity"] == 0.0
+    # 23,114 dense vs 23,183 sparse: one hidden unit more would add 4 x 75 + 17 + 6 x 3 + ...
+    per_unit = 3 * (2 * hidden + 1) + (17 + 12 + 1) + 2 * (23 + 1 + 1)
+    assert abs(table["parameters"] - sparse) <= per_unit / 2
+    with pytest.raises(TrainConfigError, match="needs method 'dense', not 'rigl'"):
+        resolve(TrainSpec("td3", "Pendulum-v1", method="rigl", match_sparsity=0.9, steps=2000))

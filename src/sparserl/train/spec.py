@@ -19,11 +19,13 @@ from sparserl.agents import (
 )
 from sparserl.envs import JaxEnv, make_env
 from sparserl.nets import matched_width
+from sparserl.nets.width import parameter_count, width_for_parameter_count
 from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
 from sparserl.train.accounting import network_budget, obs_input
 from sparserl.train.errors import TrainConfigError
 from sparserl.train.split import split_sparsities
 
+PyTree = Any
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
 
 
@@ -194,17 +196,22 @@ def _check_sweep(spec: TrainSpec) -> None:
             raise TrainConfigError(f"sweep over {name!r} needs numbers, got {bad}")
 
 
-def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> ValueAgent:
-    """The agent with the width whose dense network matches the sparse parameter count."""
-    if (spec.method or "dense") != "dense":
+def _check_match(spec: TrainSpec, method: str | None) -> SparseMethod:
+    """The reference sparse method a parameter-matched dense baseline is sized against."""
+    if (method or "dense") != "dense":
         raise TrainConfigError(
             f"match_sparsity builds a parameter-matched dense baseline; it needs method "
-            f"'dense', not {spec.method!r}"
+            f"'dense', not {method!r}"
         )
     if "width" in spec.agent_options:
         raise TrainConfigError("give either a width or match_sparsity, not both")
     distribution = spec.method_options.get("distribution", "erk")
-    reference = make_method("static", sparsity=spec.match_sparsity, distribution=distribution)
+    return make_method("static", sparsity=spec.match_sparsity, distribution=distribution)
+
+
+def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> ValueAgent:
+    """The agent with the width whose dense network matches the sparse parameter count."""
+    reference = _check_match(spec, spec.method)
     network = agent.network(env)
     params = jax.eval_shape(network.init, jax.random.key(0), jnp.zeros((1, *env.obs_shape)))
     target = network_budget(reference, network, params, obs_input(env.obs_shape))["parameters"]
@@ -214,6 +221,31 @@ def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> Value
         target,
     )
     return dataclasses.replace(agent, config=agent.config.replace(width=width))
+
+
+def _parameter_matched_actor_critic(spec: TrainSpec, env: Any, agent: Any, method: str) -> Any:
+    """The agent with the one width at which its dense actor and critic together have the
+    parameters of both networks at `match_sparsity` (each sparsified on its own)."""
+    reference = _check_match(spec, method)
+    inputs = agent.example_inputs(env.obs_shape)
+    key = jax.random.key(0)
+
+    def params_of(candidate: Any) -> dict[str, PyTree]:
+        modules = candidate.networks
+        return {n: jax.eval_shape(m.init, key, *inputs[n]) for n, m in modules.items()}
+
+    target = sum(
+        network_budget(reference, agent.networks[n], p, inputs[n])["parameters"]
+        for n, p in params_of(agent).items()
+    )
+
+    def at_width(width: float) -> Any:
+        return type(agent).for_env(agent.config.replace(width=width), env)
+
+    def count(width: float) -> int:
+        return sum(parameter_count(p) for p in params_of(at_width(width)).values())
+
+    return at_width(width_for_parameter_count(count, target))
 
 
 def _check_method(name: str) -> str:
@@ -248,11 +280,6 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec
             f"learning_starts {agent.config.learning_starts} >= steps {steps}: "
             "the agent would never learn"
         )
-    if spec.match_sparsity is not None:
-        raise TrainConfigError(
-            "match_sparsity is implemented for value-based agents only; for actor-critic "
-            "agents give --set width=W"
-        )
     unknown = [n for n in spec.network_options if n not in ("actor", "critic")]
     if unknown:
         raise TrainConfigError(f"unknown network(s) {unknown}; choose from ['actor', 'critic']")
@@ -260,6 +287,8 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec
     preset = method_preset(spec.agent, spec.preset, spec.env) or {}
     default = _check_method(spec.method or preset.get("method", "dense"))
     spec = dataclasses.replace(spec, method=default)
+    if spec.match_sparsity is not None:
+        agent = _parameter_matched_actor_critic(spec, env, agent, default)
     if default == "lottery":
         raise TrainConfigError("the lottery rewind is implemented for value-based agents only")
     updates = agent.total_updates(steps)
