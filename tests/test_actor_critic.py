@@ -17,7 +17,7 @@ from sparserl.sparsity import SparsityConfigError
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 from sparserl.train.run import actor_critic_program
-from sparserl.train.runners import OffPolicyJaxRunner
+from sparserl.train.runners import JaxEnvRunner
 
 
 def _inspect(capsys, *args):
@@ -147,7 +147,7 @@ def test_ds_td3_counts_hold_after_every_evolution_and_target_update():
         for n, m in resolved.networks.items()
         for layer, count in m.layer_counts(resolved.network_shapes[n]).items()
     }
-    runner = OffPolicyJaxRunner(program, points, 1)
+    runner = JaxEnvRunner(program, points, 1)
     previous = None
     evolutions = 0
     for step in range(spec.steps):

@@ -1,4 +1,5 @@
-"""PPO: GAE, the clipped objective, the config, masks under sparse training, and learning."""
+"""PPO: GAE, the clipped objective, the config, masks under sparse training on JAX and host
+environments, the host driver against the JAX one, and learning."""
 
 import dataclasses
 import functools
@@ -18,10 +19,12 @@ from sparserl.agents.ppo import (
     value_loss,
 )
 from sparserl.agents.ppo_config import PRESETS, PPOConfig
-from sparserl.envs import ENVS, HostEnv, make_env
+from sparserl.envs import make_env
 from sparserl.sparsity import SET, Dense, RigL, kernel_shapes
+from sparserl.train.episodes import HostEpisodeStats
 from sparserl.train.on_policy_program import OnPolicyProgram, RunningStats
 from sparserl.train.point import RunPoint
+from sparserl.train.runners import OnPolicyHostRunner, env_seeds
 
 
 def _program(env_id, config, steps, methods=None, eval_episodes=2):
@@ -155,10 +158,9 @@ def _policy_outputs(agent, obs_shape, key):
 
 
 def test_env_checks_and_policies():
-    host = HostEnv(ENVS["HalfCheetah-v5"], (17,), None, (6,), 1000)
-    with pytest.raises(AgentConfigError, match="JAX"):
-        PPO.for_env(PPOConfig(), host)
     cfg = PPOConfig(hidden=(8,))
+    host = PPO.for_env(cfg, make_env("HalfCheetah-v5"))  # host environments too
+    assert (host.discrete, host.action_dim) == (False, 6)
     for env_id in ("CartPole-v1", "Pendulum-v1"):
         env = make_env(env_id)
         agent = PPO.for_env(cfg, env)
@@ -239,31 +241,49 @@ def test_optimizer_steps_count_from_one_across_rollouts():
     assert np.all(np.isfinite(jax.tree.leaves(run.loss_sums)))
 
 
-def test_sparse_continuous_masks_respected_and_topology_evolves():
-    """90% RigL actor and SET critic on Pendulum with both normalisers and annealing."""
-    cfg = PPOConfig(
-        hidden=(32, 32),
-        num_envs=2,
-        num_steps=32,
-        num_epochs=2,
-        minibatch_size=32,
-        anneal_learning_rate=True,
-        normalize_observations=True,
-        normalize_rewards=True,
-    )  # 64-step rollouts, 4 updates each
-    steps, seeds = 64 * 6, 2
-    program = _program(
-        "Pendulum-v1",
-        cfg,
-        steps,
-        lambda total: {
-            "actor": RigL(sparsity=0.9, total_steps=total, update_interval=4),
-            "critic": SET(sparsity=0.9, total_steps=total, update_interval=4),
-        },
-    )
+# 90% RigL actor and SET critic with both normalisers and annealing, 64-step rollouts of 2
+# environments, 4 updates each; the topologies change every 4 optimizer steps.
+_SPARSE = PPOConfig(
+    hidden=(32, 32),
+    num_envs=2,
+    num_steps=32,
+    num_epochs=2,
+    minibatch_size=32,
+    anneal_learning_rate=True,
+    normalize_observations=True,
+    normalize_rewards=True,
+)
+
+
+def _sparse_methods(total):
+    return {
+        "actor": RigL(sparsity=0.9, total_steps=total, update_interval=4),
+        "critic": SET(sparsity=0.9, total_steps=total, update_interval=4),
+    }
+
+
+@pytest.fixture(scope="module")
+def sparse_pendulum():
+    """The sparse program on Pendulum for 6 rollouts, compiled once for the module."""
+    return _program("Pendulum-v1", _SPARSE, 64 * 6, _sparse_methods)
+
+
+def _masks(runs):
+    return {name: jax.tree.map(np.asarray, net.sparse.masks) for name, net in runs.nets.items()}
+
+
+def _check_topologies_changed(initial, runs):
+    for name, masks in _masks(runs).items():
+        changed = jax.tree.map(lambda a, b: bool(np.any(a != b)), initial[name], masks)
+        assert any(jax.tree.leaves(changed)), f"{name}'s topology never changed"
+
+
+def test_sparse_continuous_masks_respected_and_topology_evolves(sparse_pendulum):
+    """The JAX driver: exact counts in the masks, evolving topologies, annealing, normalisers."""
+    program, steps, seeds = sparse_pendulum, sparse_pendulum.steps, 2
     assert program.total_updates == {"actor": 24, "critic": 24}
     runs = program.compiled_init(_points(program, seeds))
-    initial = jax.tree.map(np.asarray, {n: runs.nets[n].sparse.masks for n in runs.nets})
+    initial = _masks(runs)
     envs = program.compiled_init_env(jax.random.split(jax.random.key(1), seeds))
     for chunk in range(2):
         start = jnp.int32(chunk * steps // 2)
@@ -275,18 +295,101 @@ def test_sparse_continuous_masks_respected_and_topology_evolves():
         assert all(np.all(np.isfinite(v)) for v in metrics["losses"].values())
         assert metrics["eval_return"].shape == (seeds,) and np.all(metrics["eval_return"] < 0)
         assert np.all(metrics["train_episodes"] == 0)  # 192 steps per env < 200-step episodes
-    for name in ("actor", "critic"):
-        masks = runs.nets[name].sparse.masks
-        changed = jax.tree.map(lambda a, b: bool(np.any(a != np.asarray(b))), initial[name], masks)
-        assert any(jax.tree.leaves(changed)), f"{name}'s topology never changed"
+    _check_topologies_changed(initial, runs)
     # Annealing: the last of 6 iterations (index 5) ran at lr * (1 - 5/6).
     lr = runs.nets["actor"].opt_state.hyperparams["learning_rate"]
-    np.testing.assert_allclose(lr, np.full(seeds, cfg.learning_rate / 6), rtol=1e-5)
+    np.testing.assert_allclose(lr, np.full(seeds, _SPARSE.learning_rate / 6), rtol=1e-5)
     # The normalisers saw every env step of the run (`steps` counts both environments).
-    np.testing.assert_allclose(runs.obs_stats.count, steps + 1e-4, rtol=1e-6)
-    np.testing.assert_allclose(runs.return_stats.count, steps + 1e-4, rtol=1e-6)
+    np.testing.assert_allclose(runs.collection.obs_stats.count, steps + 1e-4, rtol=1e-6)
+    np.testing.assert_allclose(runs.collection.return_stats.count, steps + 1e-4, rtol=1e-6)
     with pytest.raises(ValueError, match="multiple of the rollout size"):
         program.jax_chunk(runs, envs, jnp.int32(0), 0, 100)
+
+
+# ---- host environments -----------------------------------------------------------------------
+def test_host_steps_write_the_rollout_of_the_jax_scan(sparse_pendulum):
+    """The host driver's act and record calls, given the outcomes of the JAX environment's
+    steps, build the rollout and the collection state of the JAX driver's scan."""
+    program, seeds = sparse_pendulum, 2
+    runs = program.compiled_init(_points(program, seeds))
+    envs = program.compiled_init_env(jax.random.split(jax.random.key(3), seeds))
+    expected_runs, _, expected = jax.jit(jax.vmap(program._collect))(runs, envs)
+
+    @jax.jit
+    @jax.vmap
+    def env_step(env, actions):  # `_env_step` between act and record, for every run
+        env_key, step_key = jax.random.split(env.key)
+        keys = jax.random.split(step_key, _SPARSE.num_envs)
+        step = jax.vmap(program.env.step)(keys, env.state, actions)
+        return env.replace(state=step.state, obs=step.obs, key=env_key), step
+
+    cols, actor = runs.collection, runs.nets["actor"].params
+    rollout = program.empty_rollout(seeds)
+    for t in range(_SPARSE.num_steps):
+        cols, rollout, actions = program.compiled_host_act(cols, actor, rollout, t, envs.obs)
+        envs, step = env_step(envs, actions)
+        outcome = (step.reward, step.terminated, step.truncated, step.final_obs)
+        cols, rollout = program.compiled_host_record(cols, runs.gamma, rollout, t, *outcome)
+    assert jax.tree.map(jnp.shape, rollout) == jax.tree.map(jnp.shape, expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(rollout[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
+    cols, expected_cols = (
+        jax.tree.map(np.asarray, c.replace(key=jax.random.key_data(c.key)))
+        for c in (cols, expected_runs.collection)
+    )
+    jax.tree.map(functools.partial(np.testing.assert_allclose, rtol=1e-6), cols, expected_cols)
+
+
+def test_host_episode_stats_and_env_seeds():
+    stats = HostEpisodeStats(runs=2, envs=2)
+    rewards = np.array([[1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]])
+    ends = np.array([[False, True, False, False], [True, True, False, False]])
+    for reward, ended in zip(rewards, ends, strict=True):
+        stats.record(reward, ended)
+    # Run 0: its env 0 finishes 1 + 10 at step 2, its env 1 finishes 2, then 20.
+    # Run 1: both envs run on (3 + 30, 4 + 40).
+    metrics = stats.chunk_metrics()
+    np.testing.assert_allclose(metrics["train_episodes"], [3, 0])
+    np.testing.assert_allclose(metrics["train_return"], [(11 + 2 + 20) / 3, 0.0])
+    stats.restart()
+    stats.record(np.array([0.0, 0.0, 1.0, 1.0]), np.array([False, False, True, False]))
+    metrics = stats.chunk_metrics()
+    np.testing.assert_allclose(metrics["train_episodes"], [0, 1])
+    np.testing.assert_allclose(metrics["train_return"], [0.0, 34.0])  # 3 + 30 + 1 carried over
+    assert env_seeds([0, 1, 1], 2) == [0, 1, 2, 3, 2, 3]  # a seed's envs, whatever its sparsity
+    assert env_seeds([5, 7], 1) == [5, 7]  # one env per run: the run's seed
+
+
+def test_host_runner_hopper_sparse_masks_and_metrics(sparse_pendulum):
+    """The sparse program on Hopper (short episodes) with the host driver: the metrics of the
+    JAX driver, exact counts inside the masks, evolving topologies, every step seen."""
+    steps, seeds = 64 * 4, 2
+    program = _program("Hopper-v5", _SPARSE, steps, _sparse_methods, eval_episodes=1)
+    points = _points(program, seeds)
+    with pytest.raises(ValueError, match="multiple of the rollout size num_envs"):
+        OnPolicyHostRunner(program, points, 96, range(seeds))
+    runner = OnPolicyHostRunner(program, points, steps // 2, range(seeds))
+    initial = _masks(runner.runs)
+    try:
+        history = [runner.chunk(index) for index in range(2)]
+    finally:
+        runner.close()
+    jax_program = sparse_pendulum  # the same networks' metrics, traced only
+    jax_metrics = jax.eval_shape(
+        functools.partial(jax_program.jax_chunk, acting=0, learning=steps // 2),
+        jax.eval_shape(jax_program.compiled_init, _points(jax_program, seeds)),
+        jax_program.compiled_init_env(jax.random.split(jax.random.key(0), seeds)),
+        jnp.int32(0),
+    )[2]
+    for metrics in history:
+        assert jax.tree.structure(metrics) == jax.tree.structure(jax_metrics)
+        _check_counts(metrics, program, seeds)
+        assert all(np.all(np.isfinite(v)) for v in metrics["losses"].values())
+        assert metrics["eval_return"].shape == (seeds,)
+        assert np.all(metrics["train_episodes"] > 0), metrics["train_episodes"]
+        assert np.all(np.isfinite(metrics["train_return"]))
+    _check_topologies_changed(initial, runner.runs)
+    np.testing.assert_allclose(runner.runs.collection.obs_stats.count, steps + 1e-4, rtol=1e-6)
 
 
 # ---- learning (slow) -------------------------------------------------------------------------

@@ -25,7 +25,6 @@ import optax
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.off_policy import Losses, weighted
 from sparserl.agents.ppo_config import PPOConfig
-from sparserl.envs import JaxEnv
 from sparserl.nets.actor_critic import CategoricalActor, GaussianActor, ValueCritic
 from sparserl.sparsity import apply_masks
 
@@ -115,11 +114,8 @@ class PPO:
     # ---- construction -----------------------------------------------------------------------
     @classmethod
     def check_env(cls, env: Any) -> None:
-        """PPO steps its environments inside the jitted program: JAX environments only."""
-        if not isinstance(env, JaxEnv):  # a HostEnv (gymnasium / MuJoCo)
-            raise AgentConfigError(
-                f"ppo runs on JAX (gymnax) environments only; {env.env_id} steps on the host"
-            )
+        """PPO acts on discrete actions or one vector of continuous ones, on JAX (gymnax) and
+        host (gymnasium) environments alike."""
         if env.num_actions is None and len(env.action_shape) != 1:
             raise AgentConfigError(
                 f"ppo needs a vector of continuous actions, {env.env_id} has shape "

@@ -134,6 +134,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     # rl-baselines3-zoo hyperparams/ppo.yml, "mujoco-defaults": SB3's PPO defaults (these
     # config defaults) with `normalize: true` (VecNormalize on observations and rewards), as
-    # baselines ppo2's MuJoCo runs. (PPO steps JAX environments only for now.)
+    # baselines ppo2's MuJoCo runs.
     "mujoco": dict(normalize_observations=True, normalize_rewards=True),
 }

@@ -22,9 +22,11 @@ from flax import struct
 
 from sparserl import replay
 from sparserl.agents.off_policy import OffPolicyAgent
-from sparserl.sparsity import SparseMethod
+from sparserl.train.actor_critic_program import ActorCriticProgram
+from sparserl.train.chunk_metrics import chunk_metrics
+from sparserl.train.episodes import EpisodeStats, JaxEnvCarry
 from sparserl.train.evaluation import evaluate
-from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, init_net, layer_counts
+from sparserl.train.networks import NetState, NetworkTrainer
 from sparserl.train.point import RunPoint
 
 PyTree = Any
@@ -43,66 +45,11 @@ class OffPolicyRun:
     loss_weights: dict[str, jax.Array]
 
 
-@struct.dataclass
-class EpisodeStats:
-    """Returns of the training episodes finished since the last chunk boundary."""
-
-    episode_return: jax.Array
-    finished_return_sum: jax.Array
-    finished_episodes: jax.Array
-
-    @classmethod
-    def zeros(cls, shape=()) -> EpisodeStats:
-        zero = jnp.zeros(shape, jnp.float32)
-        return cls(zero, zero, zero)
-
-    def record(self, reward, ended) -> EpisodeStats:
-        total = self.episode_return + reward
-        return EpisodeStats(
-            episode_return=jnp.where(ended, 0.0, total),
-            finished_return_sum=self.finished_return_sum + jnp.where(ended, total, 0.0),
-            finished_episodes=self.finished_episodes + ended,
-        )
-
-    def chunk_metrics(self) -> dict[str, jax.Array]:
-        return {
-            "train_return": self.finished_return_sum / jnp.maximum(self.finished_episodes, 1),
-            "train_episodes": self.finished_episodes,
-        }
-
-    def restart(self) -> EpisodeStats:
-        zero = jnp.zeros_like(self.finished_episodes)
-        return self.replace(finished_return_sum=zero, finished_episodes=zero)
-
-
-@struct.dataclass
-class JaxEnvCarry:
-    """The environment side of a run on a JAX environment."""
-
-    state: Any
-    obs: jax.Array
-    key: jax.Array
-    stats: EpisodeStats
-
-
 @dataclasses.dataclass(frozen=True)
-class OffPolicyProgram:
+class OffPolicyProgram(ActorCriticProgram):
     """The compiled pieces for one (agent, env, per-network methods, run length)."""
 
     agent: OffPolicyAgent
-    env: Any  # JaxEnv or HostEnv
-    methods: tuple[tuple[str, SparseMethod], ...]  # (network name, method), hashable
-    eval_episodes: int
-    steps: int
-
-    @property
-    def method_of(self) -> dict[str, SparseMethod]:
-        return dict(self.methods)
-
-    @functools.cached_property
-    def optimizer(self) -> Optimizer:
-        cfg = self.agent.config
-        return Optimizer(cfg.adam_eps, l2=cfg.l2_weight_decay)
 
     @property
     def learning_starts(self) -> int:
@@ -129,19 +76,7 @@ class OffPolicyProgram:
         """Fresh sparse networks (targets as copies), optimizers, replay for one run."""
         init_key, sparse_key, key = jax.random.split(point.key, 3)
         params = self.example_params(init_key)
-        methods = self.method_of
-        nets = {}
-        for i, (name, p) in enumerate(params.items()):
-            nets[name] = init_net(
-                methods[name],
-                self.optimizer,
-                p,
-                jax.random.fold_in(sparse_key, i),
-                point.targets[name],
-                point.learning_rate,
-                point.weight_decay,
-                with_target=name in self.agent.target_networks,
-            )
+        nets = self.init_nets(params, sparse_key, point)
         obs = jnp.zeros(self.env.obs_shape, jnp.float32)
         example = {
             "obs": obs,
@@ -162,9 +97,6 @@ class OffPolicyProgram:
             loss_sums=dict.fromkeys(names, zero),
             loss_weights=dict.fromkeys(names, zero),
         )
-
-    def params_of(self, run: OffPolicyRun) -> dict[str, PyTree]:
-        return {name: net.params for name, net in run.nets.items()}
 
     def _act(self, run: OffPolicyRun, obs: jax.Array, t) -> tuple[OffPolicyRun, jax.Array]:
         """Action in [-1, 1] for env step `t`: uniform before `learning_starts`, else explore."""
@@ -199,25 +131,6 @@ class OffPolicyProgram:
         if learning:
             runs = jax.vmap(self._learn, in_axes=(0, None))(runs, t - self.learning_starts + 1)
         return runs
-
-    def _chunk_metrics(self, runs: OffPolicyRun) -> tuple[OffPolicyRun, dict]:
-        def counts(run):
-            online, target = {}, {}
-            for name, net in run.nets.items():
-                c = layer_counts(net.params, net.sparse.masks, f"{name}/")
-                online = {k: {**online.get(k, {}), **v} for k, v in c.items()}
-                if net.target is not None:
-                    c = layer_counts(net.target, net.sparse.masks, f"{name}/")
-                    target = {k: {**target.get(k, {}), **v} for k, v in c.items()}
-            return online, target
-
-        online, target = jax.vmap(counts)(runs)
-        losses = {
-            n: runs.loss_sums[n] / jnp.maximum(runs.loss_weights[n], 1.0) for n in runs.loss_sums
-        }
-        zeros = jax.tree.map(jnp.zeros_like, runs.loss_sums)
-        runs = runs.replace(loss_sums=zeros, loss_weights=zeros)
-        return runs, {"losses": losses, "online": online, "target": target}
 
     # ---- JAX-environment driver -----------------------------------------------------------
     def init_env(self, runs_key: jax.Array) -> JaxEnvCarry:
@@ -271,22 +184,10 @@ class OffPolicyProgram:
             )
 
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(envs.key)
-        runs, metrics = self._chunk_metrics(runs)
+        runs, metrics = chunk_metrics(runs)
         metrics["eval_return"] = jax.vmap(evaluate_run)(runs, eval_keys)
         metrics.update(envs.stats.chunk_metrics())
         return runs, envs.replace(stats=envs.stats.restart()), metrics
-
-    @functools.cached_property
-    def compiled_init(self):
-        return jax.jit(jax.vmap(self.init_run))
-
-    @functools.cached_property
-    def compiled_init_env(self):
-        return jax.jit(jax.vmap(self.init_env))
-
-    @functools.cached_property
-    def compiled_jax_chunk(self):
-        return jax.jit(self.jax_chunk, static_argnums=(3, 4), donate_argnums=(0, 1))
 
     # ---- host-environment driver ----------------------------------------------------------
     def host_learn_and_act(self, runs, next_obs, t, learning: bool):
@@ -310,10 +211,6 @@ class OffPolicyProgram:
     def compiled_greedy(self):
         """Batched deterministic actions: params [R, ...], obs [R, K, ...] -> [R, K, A]."""
         return jax.jit(jax.vmap(self._greedy_env_actions))
-
-    @functools.cached_property
-    def compiled_chunk_metrics(self):
-        return jax.jit(self._chunk_metrics, donate_argnums=(0,))
 
 
 def host_transitions(obs: np.ndarray, actions: np.ndarray, step: Any) -> dict[str, np.ndarray]:

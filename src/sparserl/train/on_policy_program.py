@@ -1,10 +1,14 @@
-"""The training program of PPO on JAX environments, vmapped over runs.
+"""The training program of PPO, vmapped over runs.
 
 Each run steps `num_envs` environments side by side. An iteration collects one rollout of
-`num_steps` steps of every environment (a `lax.scan`, environments included), turns it into
-advantages and trains both networks for `num_epochs` epochs of minibatches. A chunk is a whole
-number of iterations followed by an evaluation of the deterministic policy, all in one jitted
-call, so the run layer drives it like `OffPolicyProgram.jax_chunk`.
+`num_steps` steps of every environment, turns it into advantages and trains both networks for
+`num_epochs` epochs of minibatches. Every step is act (sample actions), step the environments,
+record (the reward to learn from, the final observations); two drivers share these pieces:
+- JAX environments (gymnax): a chunk (whole iterations, then an evaluation of the deterministic
+  policy) is one jitted call, each rollout a `lax.scan` with the environments inside;
+- host environments (gymnasium MuJoCo): Python steps the environments of all runs together
+  between one jitted act and one jitted record call per step, writing the rollout in place on
+  the device, then calls one jitted learning step per rollout.
 
 Optional running normalisation (SB3's VecNormalize): observations are normalised with
 statistics updated at every step before the policy sees them (the rollout stores normalised
@@ -23,10 +27,11 @@ import jax.numpy as jnp
 from flax import struct
 
 from sparserl.agents.ppo import LOSS_NAMES, PPO
-from sparserl.sparsity import SparseMethod
+from sparserl.train.actor_critic_program import ActorCriticProgram
+from sparserl.train.chunk_metrics import chunk_metrics
+from sparserl.train.episodes import EpisodeStats, JaxEnvCarry
 from sparserl.train.evaluation import evaluate
-from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, init_net
-from sparserl.train.off_policy_program import EpisodeStats, JaxEnvCarry, OffPolicyProgram
+from sparserl.train.networks import NetState, NetworkTrainer
 from sparserl.train.point import RunPoint
 
 PyTree = Any
@@ -68,38 +73,34 @@ class RunningStats:
 
 
 @struct.dataclass
+class Collection:
+    """What collecting a rollout changes in a run: its sampling key and its normalisers; kept
+    apart so the host driver's per-step calls pass this and the actor, not the whole run."""
+
+    key: jax.Array
+    obs_stats: RunningStats
+    return_stats: RunningStats
+    discounted_return: jax.Array  # [num_envs]: the reward normaliser's running returns
+
+
+@struct.dataclass
 class OnPolicyRun:
     """Everything one run carries besides its environments (batched by vmap)."""
 
     nets: dict[str, NetState]
-    key: jax.Array
+    key: jax.Array  # for the updates
     gamma: jax.Array
     learning_rate: jax.Array  # the initial learning rate (annealing scales it)
-    obs_stats: RunningStats
-    return_stats: RunningStats
-    discounted_return: jax.Array  # [num_envs]: the reward normaliser's running returns
+    collection: Collection
     loss_sums: dict[str, jax.Array]
     loss_weights: dict[str, jax.Array]
 
 
 @dataclasses.dataclass(frozen=True)
-class OnPolicyProgram:
+class OnPolicyProgram(ActorCriticProgram):
     """The compiled pieces for one (agent, env, per-network methods, run length)."""
 
     agent: PPO
-    env: Any  # JaxEnv
-    methods: tuple[tuple[str, SparseMethod], ...]  # (network name, method), hashable
-    eval_episodes: int
-    steps: int
-
-    @property
-    def method_of(self) -> dict[str, SparseMethod]:
-        return dict(self.methods)
-
-    @functools.cached_property
-    def optimizer(self) -> Optimizer:
-        cfg = self.agent.config
-        return Optimizer(cfg.adam_eps, l2=cfg.l2_weight_decay)
 
     @property
     def learning_starts(self) -> int:
@@ -111,6 +112,14 @@ class OnPolicyProgram:
         """Env steps of one run per iteration (num_envs * num_steps); chunk lengths are
         multiples of it."""
         return self.agent.config.rollout_size
+
+    def check_rollouts(self, name: str, steps: int) -> None:
+        """Refuse a number of env steps that is not a whole number of rollouts."""
+        if steps % self.rollout_size:
+            raise ValueError(
+                f"{name} steps ({steps}) must be a multiple of the rollout size "
+                f"num_envs * num_steps = {self.rollout_size}"
+            )
 
     @property
     def iterations(self) -> int:
@@ -145,90 +154,96 @@ class OnPolicyProgram:
     # ---- one run ----------------------------------------------------------------------------
     def init_run(self, point: RunPoint) -> OnPolicyRun:
         """Fresh sparse actor and critic with their optimizers and normalisers for one run."""
-        init_key, sparse_key, key = jax.random.split(point.key, 3)
+        init_key, sparse_key, key, act_key = jax.random.split(point.key, 4)
         params = self.example_params(init_key)
-        methods = self.method_of
-        nets = {}
-        for i, (name, p) in enumerate(params.items()):
-            nets[name] = init_net(
-                methods[name],
-                self.optimizer,
-                p,
-                jax.random.fold_in(sparse_key, i),
-                point.targets[name],
-                point.learning_rate,
-                point.weight_decay,
-                with_target=False,
-            )
+        nets = self.init_nets(params, sparse_key, point)
         zero = jnp.zeros((), jnp.float32)
+        collection = Collection(
+            key=act_key,
+            obs_stats=RunningStats.start(self.env.obs_shape),
+            return_stats=RunningStats.start(),
+            discounted_return=jnp.zeros(self.agent.config.num_envs, jnp.float32),
+        )
         return OnPolicyRun(
             nets=nets,
             key=key,
             gamma=jnp.asarray(point.gamma, jnp.float32),
             learning_rate=jnp.asarray(point.learning_rate, jnp.float32),
-            obs_stats=RunningStats.start(self.env.obs_shape),
-            return_stats=RunningStats.start(),
-            discounted_return=jnp.zeros(self.agent.config.num_envs, jnp.float32),
+            collection=collection,
             loss_sums=dict.fromkeys(LOSS_NAMES, zero),
             loss_weights=dict.fromkeys(LOSS_NAMES, zero),
         )
 
-    def _params(self, run: OnPolicyRun) -> dict[str, PyTree]:
-        return {name: net.params for name, net in run.nets.items()}
-
-    def _observe(self, run: OnPolicyRun, obs: jax.Array) -> tuple[OnPolicyRun, jax.Array]:
+    def _observe(self, col: Collection, obs: jax.Array) -> tuple[Collection, jax.Array]:
         """The observations `[E, ...]` as the networks see them, after updating the stats."""
         cfg = self.agent.config
         if not cfg.normalize_observations:
-            return run, obs
-        stats = run.obs_stats.update(obs)
-        return run.replace(obs_stats=stats), stats.normalize(obs, cfg.normalize_clip)
+            return col, obs
+        stats = col.obs_stats.update(obs)
+        return col.replace(obs_stats=stats), stats.normalize(obs, cfg.normalize_clip)
 
-    def _final_obs(self, run: OnPolicyRun, obs: jax.Array) -> jax.Array:
+    def _final_obs(self, col: Collection, obs: jax.Array) -> jax.Array:
         cfg = self.agent.config
         if not cfg.normalize_observations:
             return obs
-        return run.obs_stats.normalize(obs, cfg.normalize_clip)
+        return col.obs_stats.normalize(obs, cfg.normalize_clip)
 
-    def _reward(self, run: OnPolicyRun, reward, ended) -> tuple[OnPolicyRun, jax.Array]:
+    def _reward(self, col: Collection, gamma, reward, ended) -> tuple[Collection, jax.Array]:
         """The reward the agent learns from: scaled, then normalised (VecNormalize)."""
         cfg = self.agent.config
         reward = reward * cfg.reward_scale
         if not cfg.normalize_rewards:
-            return run, reward
-        returns = run.discounted_return * run.gamma + reward
-        stats = run.return_stats.update(returns)
-        run = run.replace(return_stats=stats, discounted_return=jnp.where(ended, 0.0, returns))
-        return run, stats.scale(reward, cfg.normalize_clip)
+            return col, reward
+        returns = col.discounted_return * gamma + reward
+        stats = col.return_stats.update(returns)
+        col = col.replace(return_stats=stats, discounted_return=jnp.where(ended, 0.0, returns))
+        return col, stats.scale(reward, cfg.normalize_clip)
 
-    def _env_step(self, carry, _):
-        """One step of a run's `num_envs` environments with sampled actions."""
-        run, env = carry
-        run, obs = self._observe(run, env.obs)
-        key, act_key = jax.random.split(run.key)
-        action, logp = self.agent.sample(run.nets["actor"].params, obs, act_key)
-        env_key, step_key = jax.random.split(env.key)
-        step_keys = jax.random.split(step_key, obs.shape[0])
-        step = jax.vmap(self.env.step)(step_keys, env.state, self._env_action(action))
-        ended = step.terminated | step.truncated
-        run, reward = self._reward(run.replace(key=key), step.reward, ended)
-        transition = {
-            "obs": obs,
-            "action": action,
-            "logp": logp,
-            "reward": reward,
-            "terminated": step.terminated,
-            "truncated": step.truncated,
-            "final_obs": self._final_obs(run, step.final_obs),
+    def _act(
+        self, col: Collection, actor_params: PyTree, obs: jax.Array
+    ) -> tuple[Collection, dict, jax.Array]:
+        """Sampled actions at the observations `[E, ...]` of a run's environments: the
+        collection (normaliser and key advanced), the transitions' obs, action and logp, and
+        the actions to step the environments with."""
+        col, obs = self._observe(col, obs)
+        key, act_key = jax.random.split(col.key)
+        action, logp = self.agent.sample(actor_params, obs, act_key)
+        acted = {"obs": obs, "action": action, "logp": logp}
+        return col.replace(key=key), acted, self._env_action(action)
+
+    def _record(
+        self, col: Collection, gamma, reward, terminated, truncated, final_obs
+    ) -> tuple[Collection, dict]:
+        """The rest of the transitions once the environments stepped: the reward to learn
+        from and the final observations, as the networks see them."""
+        col, learned = self._reward(col, gamma, reward, terminated | truncated)
+        recorded = {
+            "reward": learned,
+            "terminated": terminated,
+            "truncated": truncated,
+            "final_obs": self._final_obs(col, final_obs),
         }
-        env = JaxEnvCarry(step.state, step.obs, env_key, env.stats.record(step.reward, ended))
-        return (run, env), transition
+        return col, recorded
 
     def _collect(self, run: OnPolicyRun, env: JaxEnvCarry):
-        """One rollout: `num_steps` steps of every environment; the rollout is time-major."""
-        length = self.agent.config.num_steps
-        (run, env), rollout = jax.lax.scan(self._env_step, (run, env), None, length)
-        return run, env, rollout
+        """One rollout: `num_steps` steps of every JAX environment; the rollout is time-major."""
+        actor, gamma = run.nets["actor"].params, run.gamma
+
+        def env_step(carry, _):
+            col, env = carry
+            col, acted, actions = self._act(col, actor, env.obs)
+            env_key, step_key = jax.random.split(env.key)
+            step_keys = jax.random.split(step_key, actions.shape[0])
+            step = jax.vmap(self.env.step)(step_keys, env.state, actions)
+            outcome = (step.reward, step.terminated, step.truncated, step.final_obs)
+            col, recorded = self._record(col, gamma, *outcome)
+            stats = env.stats.record(step.reward, step.terminated | step.truncated)
+            env = JaxEnvCarry(step.state, step.obs, env_key, stats)
+            return (col, env), {**acted, **recorded}
+
+        carry = (run.collection, env)
+        (col, env), rollout = jax.lax.scan(env_step, carry, None, self.agent.config.num_steps)
+        return run.replace(collection=col), env, rollout
 
     def _set_learning_rate(self, net: NetState, learning_rate) -> NetState:
         hyperparams = {**net.opt_state.hyperparams, "learning_rate": learning_rate}
@@ -252,11 +267,13 @@ class OnPolicyProgram:
         weights = {n: run.loss_weights[n] + w for n, (_, w) in losses.items()}
         return run.replace(nets=nets, key=key, loss_sums=sums, loss_weights=weights)
 
-    def _greedy_env_actions(self, run: OnPolicyRun, obs: jax.Array) -> jax.Array:
+    def _greedy_env_actions(
+        self, params: dict[str, PyTree], obs_stats: RunningStats, obs: jax.Array
+    ) -> jax.Array:
         cfg = self.agent.config
         if cfg.normalize_observations:
-            obs = run.obs_stats.normalize(obs, cfg.normalize_clip)
-        return self._env_action(self.agent.greedy(self._params(run), obs))
+            obs = obs_stats.normalize(obs, cfg.normalize_clip)
+        return self._env_action(self.agent.greedy(params, obs))
 
     # ---- batched pieces ---------------------------------------------------------------------
     def _iteration(self, carry, iteration, learning: bool):
@@ -265,10 +282,6 @@ class OnPolicyProgram:
         if learning:
             runs = jax.vmap(self._learn, in_axes=(0, 0, None))(runs, rollouts, iteration)
         return (runs, envs), None
-
-    # The per-layer counts and mean losses since the last chunk, as the off-policy program
-    # computes them (`runs` has the same `nets`, `loss_sums` and `loss_weights`).
-    _chunk_metrics = OffPolicyProgram._chunk_metrics
 
     # ---- JAX-environment driver -------------------------------------------------------------
     def init_env(self, runs_key: jax.Array) -> JaxEnvCarry:
@@ -286,12 +299,8 @@ class OnPolicyProgram:
         iterations, from env step `start` (per run; both multiples of `rollout_size`), then
         one evaluation of the deterministic policy; returns runs, envs and the metrics."""
         size = self.rollout_size
-        for name, length in (("acting", acting), ("learning", learning)):
-            if length % size:
-                raise ValueError(
-                    f"{name} steps ({length}) must be a multiple of the rollout size "
-                    f"num_envs * num_steps = {size}"
-                )
+        self.check_rollouts("acting", acting)
+        self.check_rollouts("learning", learning)
         carry = (runs, envs)
         for length, learn in ((acting, False), (learning, True)):
             if length:
@@ -306,13 +315,15 @@ class OnPolicyProgram:
         def evaluate_run(run, key):
             return evaluate(
                 self.env,
-                lambda obs, _: self._greedy_env_actions(run, obs),
+                lambda obs, _: self._greedy_env_actions(
+                    self.params_of(run), run.collection.obs_stats, obs
+                ),
                 key,
                 self.eval_episodes,
             )
 
         eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(envs.key)
-        runs, metrics = self._chunk_metrics(runs)
+        runs, metrics = chunk_metrics(runs)
         metrics["eval_return"] = jax.vmap(evaluate_run)(runs, eval_keys)
         # The runs' environments together: sums over the `num_envs` axis.
         stats = envs.stats
@@ -325,14 +336,61 @@ class OnPolicyProgram:
         )
         return runs, envs.replace(stats=stats.restart()), metrics
 
+    # ---- host-environment driver ------------------------------------------------------------
+    def empty_rollout(self, runs: int) -> dict[str, jax.Array]:
+        """Zeroed rollouts of `runs` runs, `[runs, num_steps, num_envs, ...]`, to write into."""
+        cfg = self.agent.config
+        lead = (runs, cfg.num_steps, cfg.num_envs)
+        obs = (*lead, *self.env.obs_shape)
+        if self.agent.discrete:
+            action = jnp.zeros(lead, jnp.int32)
+        else:
+            action = jnp.zeros((*lead, self.agent.action_dim), jnp.float32)
+        return {  # distinct arrays: the host calls donate them
+            "obs": jnp.zeros(obs, jnp.float32),
+            "action": action,
+            "logp": jnp.zeros(lead, jnp.float32),
+            "reward": jnp.zeros(lead, jnp.float32),
+            "terminated": jnp.zeros(lead, bool),
+            "truncated": jnp.zeros(lead, bool),
+            "final_obs": jnp.zeros(obs, jnp.float32),
+        }
+
+    def host_act(
+        self, cols: Collection, actor_params: PyTree, rollout: dict, t, obs: jax.Array
+    ) -> tuple[Collection, dict, jax.Array]:
+        """Step `t` of a rollout, before the environments step: every run's actions at `obs`
+        `[R, E, ...]`, written to `rollout`; returns collections, rollout and env actions."""
+        cols, acted, actions = jax.vmap(self._act)(cols, actor_params, obs)
+        rollout = {**rollout, **{k: rollout[k].at[:, t].set(v) for k, v in acted.items()}}
+        return cols, rollout, actions
+
+    def host_record(
+        self, cols: Collection, gamma, rollout: dict, t, reward, terminated, truncated, final_obs
+    ) -> tuple[Collection, dict]:
+        """Step `t` of a rollout, after the environments stepped (arrays `[R, E, ...]`)."""
+        outcome = (reward, terminated, truncated, final_obs)
+        cols, recorded = jax.vmap(self._record)(cols, gamma, *outcome)
+        rollout = {**rollout, **{k: rollout[k].at[:, t].set(v) for k, v in recorded.items()}}
+        return cols, rollout
+
+    # Only the rollout is donated: the collections are small, and the runs keep theirs valid.
     @functools.cached_property
-    def compiled_init(self):
-        return jax.jit(jax.vmap(self.init_run))
+    def compiled_host_act(self):
+        return jax.jit(self.host_act, donate_argnums=(2,))
 
     @functools.cached_property
-    def compiled_init_env(self):
-        return jax.jit(jax.vmap(self.init_env))
+    def compiled_host_record(self):
+        return jax.jit(self.host_record, donate_argnums=(2,))
 
     @functools.cached_property
-    def compiled_jax_chunk(self):
-        return jax.jit(self.jax_chunk, static_argnums=(3, 4), donate_argnums=(0, 1))
+    def compiled_learn(self):
+        """The PPO update of every run on its rollout: runs, rollouts `[R, T, E, ...]`, the
+        (unbatched) iteration number."""
+        return jax.jit(jax.vmap(self._learn, in_axes=(0, 0, None)), donate_argnums=(0,))
+
+    @functools.cached_property
+    def compiled_greedy(self):
+        """Batched deterministic env actions: params and obs stats of every run, obs
+        `[R, K, ...]` -> `[R, K, ...]`."""
+        return jax.jit(jax.vmap(self._greedy_env_actions))

@@ -21,7 +21,12 @@ from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.outputs import write_csv, write_json
 from sparserl.train.point import RunPoint
 from sparserl.train.progress import Progress
-from sparserl.train.runners import OffPolicyHostRunner, OffPolicyJaxRunner, ValueRunner
+from sparserl.train.runners import (
+    JaxEnvRunner,
+    OffPolicyHostRunner,
+    OnPolicyHostRunner,
+    ValueRunner,
+)
 from sparserl.train.spec import ResolvedSpec, TrainSpec, resolve
 from sparserl.train.value_program import ValueProgram
 from sparserl.versions import versions
@@ -159,11 +164,12 @@ def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[
 
     sizes = _LayerSizes.of(budget_for({"sparsity": (spec.sparsities or (None,))[0]}))
     if isinstance(resolved.env, HostEnv):
-        runner = OffPolicyHostRunner(
-            program, points, resolved.eval_interval, [p["seed"] for p in grid]
+        host_runner = (
+            OnPolicyHostRunner if isinstance(program, OnPolicyProgram) else OffPolicyHostRunner
         )
+        runner = host_runner(program, points, resolved.eval_interval, [p["seed"] for p in grid])
     else:
-        runner = OffPolicyJaxRunner(program, points, resolved.eval_interval)
+        runner = JaxEnvRunner(program, points, resolved.eval_interval)
     writer = None
     if out is not None:
         writer = functools.partial(

@@ -1,8 +1,10 @@
 """Drive a compiled program chunk by chunk: one `chunk(index) -> metrics` per evaluation
-interval, whatever the program (value-based, off-policy on a JAX or on a host environment)."""
+interval, whatever the program (value-based; off-policy or PPO, on a JAX or a host
+environment)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import jax
@@ -10,7 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from sparserl.envs import HostEnv
+from sparserl.train.episodes import HostEpisodeStats
 from sparserl.train.off_policy_program import OffPolicyProgram, host_transitions
+from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.point import RunPoint
 from sparserl.train.value_program import ValueProgram
 
@@ -34,10 +38,12 @@ class ValueRunner:
         return jax.device_get(metrics)
 
 
-class OffPolicyJaxRunner:
-    """SAC / TD3 on a JAX environment: every chunk is one compiled scan."""
+class JaxEnvRunner:
+    """SAC / TD3 / PPO on a JAX environment: every chunk is one compiled call."""
 
-    def __init__(self, program: OffPolicyProgram, points: RunPoint, interval: int):
+    def __init__(
+        self, program: OffPolicyProgram | OnPolicyProgram, points: RunPoint, interval: int
+    ):
         self.program, self.interval = program, interval
         self.runs = program.compiled_init(points)
         env_keys = jax.vmap(lambda k: jax.random.fold_in(k, 7))(points.key)
@@ -52,11 +58,43 @@ class OffPolicyJaxRunner:
         return jax.device_get(metrics)
 
 
-class OffPolicyHostRunner:
+class _HostRunner:
+    """What both host-environment runners share: a chunk is `advance` over the interval, the
+    chunk's network metrics, a deterministic evaluation and the training-episode returns."""
+
+    program: Any
+    interval: int
+    stats: HostEpisodeStats
+
+    def chunk(self, index: int) -> dict:
+        program = self.program
+        self.stats.restart()
+        self.advance(index * self.interval, self.interval)
+        self.runs, metrics = program.compiled_chunk_metrics(self.runs)
+        metrics = jax.device_get(metrics)
+        metrics["eval_return"] = self.evaluator.evaluate(self._greedy_policy(), seed=index)
+        metrics.update(self.stats.chunk_metrics())
+        return metrics
+
+    def advance(self, start: int, count: int) -> None:
+        raise NotImplementedError
+
+    def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The current deterministic policy of every run: obs [R, K, ...] -> actions."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.vector.close()
+        self.evaluator.close()
+
+
+class OffPolicyHostRunner(_HostRunner):
     """SAC / TD3 on gymnasium environments stepped by Python, one environment per run; the
     store and the update-and-act of every step are jitted, vmapped calls."""
 
-    def __init__(self, program: OffPolicyProgram, points: RunPoint, interval: int, seeds):
+    def __init__(
+        self, program: OffPolicyProgram, points: RunPoint, interval: int, seeds: Iterable[int]
+    ):
         env: HostEnv = program.env
         self.program, self.interval = program, interval
         self.seeds = [int(s) for s in seeds]
@@ -67,27 +105,11 @@ class OffPolicyHostRunner:
         self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1, False)
         self.evaluator = env.evaluator(len(self.seeds), program.eval_episodes)
         self.low, self.high = env.action_low, env.action_high
-        zeros = np.zeros(len(self.seeds))
-        self.episode_return, self.finished_sum, self.finished = zeros.copy(), zeros.copy(), zeros
+        self.stats = HostEpisodeStats(len(self.seeds))
 
-    def chunk(self, index: int) -> dict:
-        program = self.program
-        self.finished_sum, self.finished = (
-            np.zeros_like(self.finished_sum),
-            np.zeros(len(self.seeds)),
-        )
-        self.advance(index * self.interval, self.interval)
-        self.runs, metrics = program.compiled_chunk_metrics(self.runs)
-        metrics = jax.device_get(metrics)
-        params = program.params_of(self.runs)
-
-        def policy(obs: np.ndarray) -> np.ndarray:
-            return np.asarray(program.compiled_greedy(params, obs))
-
-        metrics["eval_return"] = self.evaluator.evaluate(policy, seed=index)
-        metrics["train_return"] = self.finished_sum / np.maximum(self.finished, 1)
-        metrics["train_episodes"] = self.finished.copy()
-        return metrics
+    def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        program, params = self.program, self.program.params_of(self.runs)
+        return lambda obs: np.asarray(program.compiled_greedy(params, obs))
 
     def advance(self, start: int, count: int) -> None:
         """Environment steps start..start+count-1 of every run: act, step, store, learn."""
@@ -95,7 +117,7 @@ class OffPolicyHostRunner:
         for t in range(start, start + count):
             actions = np.asarray(self.actions)
             step = self.vector.step(self.low + 0.5 * (actions + 1.0) * (self.high - self.low))
-            self._record(step)
+            self.stats.record(step.reward, step.terminated | step.truncated)
             self.runs = program.compiled_store(self.runs, host_transitions(self.obs, actions, step))
             learning = t >= program.learning_starts
             self.runs, self.actions = program.compiled_learn_and_act(
@@ -103,13 +125,63 @@ class OffPolicyHostRunner:
             )
             self.obs = step.obs
 
-    def _record(self, step: Any) -> None:
-        ended = step.terminated | step.truncated
-        self.episode_return += step.reward
-        self.finished_sum += np.where(ended, self.episode_return, 0.0)
-        self.finished += ended
-        self.episode_return = np.where(ended, 0.0, self.episode_return)
 
-    def close(self) -> None:
-        self.vector.close()
-        self.evaluator.close()
+def env_seeds(seeds: Sequence[int], num_envs: int) -> list[int]:
+    """Distinct env seeds, run-major: `seed * num_envs + i` for env i of a run, so runs that
+    share a seed (other sparsity levels) share their environments' episodes."""
+    return [seed * num_envs + i for seed in seeds for i in range(num_envs)]
+
+
+class OnPolicyHostRunner(_HostRunner):
+    """PPO on gymnasium environments stepped by Python: the `num_envs` environments of every
+    run in one host vector, run-major; per step one jitted act and one jitted record call on
+    the runs' collections (the rollout stays on the device), per rollout one jitted update."""
+
+    def __init__(
+        self, program: OnPolicyProgram, points: RunPoint, interval: int, seeds: Iterable[int]
+    ):
+        env: HostEnv = program.env
+        program.check_rollouts("interval", interval)
+        self.program, self.interval = program, interval
+        self.seeds = [int(s) for s in seeds]
+        runs, num_envs = len(self.seeds), program.agent.config.num_envs
+        self.shape = (runs, num_envs)  # the leading axes of the programs' env arrays
+        self.runs = program.compiled_init(points)
+        self.rollout = program.empty_rollout(runs)
+        self.vector = env.vector(runs * num_envs)
+        self.obs = self.vector.reset(env_seeds(self.seeds, num_envs))
+        self.evaluator = env.evaluator(runs, program.eval_episodes)
+        self.stats = HostEpisodeStats(runs, num_envs)
+
+    def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        # observations normalised with each run's statistics as they are now
+        program, params = self.program, self.program.params_of(self.runs)
+        obs_stats = self.runs.collection.obs_stats
+        return lambda obs: np.asarray(program.compiled_greedy(params, obs_stats, obs))
+
+    def advance(self, start: int, count: int) -> None:
+        """Environment steps start..start+count-1 of every run (counting all its envs; whole
+        rollouts): collect each rollout, then learn from it."""
+        program = self.program
+        program.check_rollouts("start", start)
+        program.check_rollouts("count", count)
+        size, num_steps = program.rollout_size, program.agent.config.num_steps
+        for iteration in range(start // size, (start + count) // size):
+            cols, actor = self.runs.collection, self.runs.nets["actor"].params
+            for t in range(num_steps):
+                cols, self.rollout, actions = program.compiled_host_act(
+                    cols, actor, self.rollout, t, self._split(self.obs)
+                )
+                step = self.vector.step(np.asarray(actions).reshape(-1, *program.env.action_shape))
+                self.stats.record(step.reward, step.terminated | step.truncated)
+                outcome = (step.reward, step.terminated, step.truncated, step.final_obs)
+                cols, self.rollout = program.compiled_host_record(
+                    cols, self.runs.gamma, self.rollout, t, *map(self._split, outcome)
+                )
+                self.obs = step.obs
+            self.runs = self.runs.replace(collection=cols)
+            self.runs = program.compiled_learn(self.runs, self.rollout, iteration)
+
+    def _split(self, x: np.ndarray) -> np.ndarray:
+        """`[runs * num_envs, ...]` -> `[runs, num_envs, ...]`."""
+        return x.reshape(*self.shape, *x.shape[1:])
