@@ -9,6 +9,7 @@ import pytest
 from sparserl.agents import AgentConfigError
 from sparserl.cli import main
 from sparserl.envs import EnvConfigError
+from sparserl.results import inspect_run
 from sparserl.sparsity import SparsityConfigError
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.value_program import ValueProgram
@@ -103,6 +104,7 @@ def test_grid_writes_one_directory_per_run(rigl_grid):
         # 4 evaluations: the final score is the mean of the last 10%, i.e. the last one
         assert summary["final_return"] == pytest.approx(metrics["eval_return"].iloc[-1])
         assert summary["evaluations"] == 4 and summary["status"] == "finished"
+        assert inspect_run(directory).status == "finished"  # the store reads what train wrote
 
 
 def test_masks_hold_exact_counts_after_every_evaluation(rigl_grid):

@@ -1,0 +1,135 @@
+"""Parse and check each file of a run directory, so that a damaged file is reported by name
+instead of being read as if it were whole."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CONFIG, METRICS, SUMMARY = "config.json", "metrics.csv", "summary.json"
+RUN_FILES = (CONFIG, METRICS, SUMMARY)
+AGENT_NUMBERS = ("width", "learning_rate", "weight_decay", "gamma")  # in agent_config, if there
+SUMMARY_INTEGERS = ("parameters", "dense_parameters")  # in a finished summary, if there
+SUMMARY_NUMBERS = ("inference_flops", "training_flops_per_example", "sparsity", "group_wall_s")
+
+
+class RunFileError(Exception):
+    """A run file that cannot be read, does not parse or breaks the format; the message starts
+    with the file's name."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """config.json: an object naming the run's agent, env, method, seed, sparsity and length."""
+    config = _read_json(path)
+    for key in ("agent", "env", "method"):
+        if not isinstance(config.get(key), str):
+            raise RunFileError(path.name, f"{key!r} missing or not a string")
+    for key in ("seed", "steps", "eval_interval"):
+        if not _is_int(config.get(key)):
+            raise RunFileError(path.name, f"{key!r} missing or not an integer")
+    if config["steps"] <= 0 or config["eval_interval"] <= 0:
+        raise RunFileError(path.name, "steps and eval_interval must be positive")
+    if "sparsity" not in config:
+        raise RunFileError(path.name, "'sparsity' missing (null for a dense run)")
+    sparsity = config["sparsity"]
+    if sparsity is not None and not (_is_number(sparsity) and 0.0 <= sparsity <= 1.0):
+        raise RunFileError(path.name, f"sparsity {sparsity!r} is neither null nor in [0, 1]")
+    agent = config.get("agent_config", {})
+    if not isinstance(agent, dict):
+        raise RunFileError(path.name, "'agent_config' is not an object")
+    _check_fields(path.name, agent, AGENT_NUMBERS, _is_number, "a number")
+    return config
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """summary.json: a 'failed' object (with an optional reason), or a 'finished' one with its
+    evaluation count and a finite final return."""
+    summary = _read_json(path)
+    status = summary.get("status")
+    if status == "failed":
+        return summary
+    if status != "finished":
+        raise RunFileError(path.name, f"unknown status {status!r}")
+    if not _is_int(summary.get("evaluations")):
+        raise RunFileError(path.name, "'evaluations' missing or not an integer")
+    final = summary.get("final_return")
+    if not (_is_number(final) and math.isfinite(final)):
+        raise RunFileError(path.name, f"final_return {final!r} is not a finite number")
+    _check_fields(path.name, summary, SUMMARY_INTEGERS, _is_int, "an integer")
+    _check_fields(path.name, summary, SUMMARY_NUMBERS, _is_number, "a number")
+    _check_fields(path.name, summary, ("finite_loss",), lambda v: isinstance(v, bool), "a bool")
+    return summary
+
+
+def read_metrics(path: Path) -> pd.DataFrame:
+    """metrics.csv: the unquoted numeric CSV the trainer writes, one whole row per evaluation,
+    with an integer step and a finite eval_return in every row."""
+    text = _read_text(path)
+    if not text.endswith("\n"):
+        raise RunFileError(path.name, "truncated (no newline at the end)")
+    header_fields = text.partition("\n")[0].count(",") + 1
+    if text.count(",") != text.count("\n") * (header_fields - 1):
+        raise RunFileError(path.name, f"rows with missing or extra fields ({header_fields} named)")
+    try:
+        metrics = pd.read_csv(io.StringIO(text), index_col=False, float_precision="round_trip")
+    except ValueError as error:  # pandas' ParserError and EmptyDataError among them
+        raise RunFileError(path.name, f"does not parse ({str(error).strip()})") from error
+    missing = [c for c in ("step", "eval_return") if c not in metrics.columns]
+    if missing:
+        raise RunFileError(path.name, f"missing column(s) {', '.join(missing)}")
+    if metrics.empty:
+        return metrics
+    text_columns = [c for c, dtype in metrics.dtypes.items() if dtype.kind not in "iuf"]
+    if text_columns:
+        raise RunFileError(path.name, f"non-numeric values in {', '.join(text_columns)}")
+    if not pd.api.types.is_integer_dtype(metrics["step"]):
+        raise RunFileError(path.name, "step has empty or non-integer values")
+    finite = np.isfinite(metrics["eval_return"].to_numpy())
+    if not finite.all():
+        step = metrics["step"].iloc[int(np.argmin(finite))]
+        raise RunFileError(path.name, f"eval_return is not finite at step {step}")
+    return metrics
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunFileError(path.name, f"cannot be read ({error})") from error
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as error:
+        raise RunFileError(path.name, f"not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise RunFileError(path.name, f"holds a {type(data).__name__}, not an object")
+    return data
+
+
+def _check_fields(
+    name: str, data: dict[str, Any], keys: tuple[str, ...], valid: Callable[[Any], bool], kind: str
+) -> None:
+    """Each of `keys` that `data` holds passes `valid`."""
+    for key in keys:
+        if key in data and not valid(data[key]):
+            raise RunFileError(name, f"{key!r} is {data[key]!r}, not {kind}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,93 @@
+"""Load a sweep (or one run) into two DataFrames: one row per run with its status, and one row
+per evaluation of the runs whose scores can be used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from sparserl.results.discover import find_runs
+from sparserl.results.files import AGENT_NUMBERS
+from sparserl.results.run_dir import RunRecord, RunStatus, inspect_run
+
+CONFIG_COLUMNS = ("agent", "env", "method", "sparsity", "seed", "steps", "eval_interval", "preset")
+# column: summary.json field; the config's sparsity is the target, the summary's the one reached
+SUMMARY_COLUMNS = {
+    "final_return": "final_return",
+    "parameters": "parameters",
+    "dense_parameters": "dense_parameters",
+    "final_sparsity": "sparsity",
+    "inference_flops": "inference_flops",
+    "training_flops_per_example": "training_flops_per_example",
+    "group_wall_s": "group_wall_s",
+    "finite_loss": "finite_loss",
+}
+RUN_COLUMNS = (
+    ("run_id", "path", "status", "reason")
+    + CONFIG_COLUMNS
+    + AGENT_NUMBERS
+    + ("evaluations", *SUMMARY_COLUMNS)
+)
+# Only fields whose types `files` checked, so the conversion cannot fail on a damaged file.
+INTEGERS = ("seed", "steps", "eval_interval", "evaluations", "parameters", "dense_parameters")
+FLOATS = ("sparsity", *AGENT_NUMBERS, "final_return", "final_sparsity", "inference_flops")
+FLOATS += ("training_flops_per_example", "group_wall_s")
+DTYPES = {**dict.fromkeys(INTEGERS, "Int64"), **dict.fromkeys(FLOATS, "float64")}
+DTYPES["finite_loss"] = "boolean"
+
+
+class Results(NamedTuple):
+    """`runs`: one row per run directory, any status; summary columns are filled for finished
+    runs only. `evaluations`: run_id and the metrics.csv columns, one row per evaluation."""
+
+    runs: pd.DataFrame
+    evaluations: pd.DataFrame
+
+
+def load(directory: str | Path, include_partial: bool = False) -> Results:
+    """The runs under `directory` (a sweep, or one run directory). Only finished runs, and
+    partial ones if asked, have evaluations; an empty directory gives empty frames."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no results directory {directory}")
+    records = {_run_id(directory, p): inspect_run(p) for p in find_runs(directory)}
+    rows = [_run_row(run_id, record) for run_id, record in records.items()]
+    runs = pd.DataFrame.from_records(rows, columns=list(RUN_COLUMNS)).astype(DTYPES)
+    scored = {RunStatus.FINISHED, RunStatus.PARTIAL} if include_partial else {RunStatus.FINISHED}
+    metrics = {
+        run_id: record.metrics
+        for run_id, record in records.items()
+        if record.status in scored and record.metrics is not None
+    }
+    return Results(runs, _evaluations(metrics))
+
+
+def _run_id(root: Path, path: Path) -> str:
+    """The run's path below the loaded directory: its name in a flat sweep, always unique."""
+    return path.name if path == root else path.relative_to(root).as_posix()
+
+
+def _run_row(run_id: str, record: RunRecord) -> dict[str, Any]:
+    config = record.config or {}
+    agent = config.get("agent_config") or {}
+    summary = record.summary if record.status == RunStatus.FINISHED else {}
+    return {
+        "run_id": run_id,
+        "path": str(record.path),
+        "status": record.status.value,
+        "reason": record.reason,
+        **{key: config.get(key) for key in CONFIG_COLUMNS},
+        **{key: agent.get(key) for key in AGENT_NUMBERS},
+        "evaluations": 0 if record.metrics is None else len(record.metrics),
+        **{column: summary.get(key) for column, key in SUMMARY_COLUMNS.items()},
+    }
+
+
+def _evaluations(metrics: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """All runs' metrics stacked, with run_id as the first column."""
+    if not metrics:
+        return pd.DataFrame(columns=["run_id", "step", "eval_return"])
+    stacked = pd.concat(metrics, names=["run_id", None])
+    return stacked.reset_index(level="run_id").reset_index(drop=True)
