@@ -200,3 +200,20 @@ def test_parameter_matched_dense_has_the_sparse_parameter_count(capsys):
     assert abs(table["parameters"] - sparse) < hidden  # one unit fewer/more is farther
     with pytest.raises(TrainConfigError, match="needs method 'dense', not 'rigl'"):
         resolve(TrainSpec("dqn", "CartPole-v1", method="rigl", match_sparsity=0.9))
+
+
+def test_parameter_matched_dense_accepts_the_reference_distribution():
+    def matched(distribution):
+        spec = TrainSpec(
+            "dqn",
+            "CartPole-v1",
+            method="dense",
+            match_sparsity=0.9,
+            method_options={"distribution": distribution},
+        )
+        resolved = resolve(spec)  # the dense run itself takes no distribution option
+        assert resolved.method.name == "dense"
+        return resolved.agent.config.width
+
+    # Both distributions keep (1 - s) of all weights, only placed differently: same width.
+    assert matched("uniform") == matched("erk") == pytest.approx(162 / 512, abs=1 / 512)

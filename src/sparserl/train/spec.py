@@ -248,6 +248,15 @@ def _parameter_matched_actor_critic(spec: TrainSpec, env: Any, agent: Any, metho
     return at_width(width_for_parameter_count(count, target))
 
 
+def _run_method_options(spec: TrainSpec) -> dict[str, Any]:
+    """The method options of the run itself: with match_sparsity, `distribution` sized the
+    sparse reference, not the dense network that trains."""
+    options = dict(spec.method_options)
+    if spec.match_sparsity is not None:
+        options.pop("distribution", None)
+    return options
+
+
 def _check_method(name: str) -> str:
     if name not in METHODS:
         raise TrainConfigError(f"unknown method {name!r}; choose one of {list(METHODS)}")
@@ -255,7 +264,7 @@ def _check_method(name: str) -> str:
 
 
 def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, tuple]:
-    options = dict(spec.method_options)
+    options = _run_method_options(spec)
     if spec.sparsities:
         options["sparsity"] = spec.sparsities[0]
     if spec.method == "lottery":
@@ -305,7 +314,7 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec
             }.items()
             if k in fields
         }
-        options.update(spec.method_options)
+        options.update(_run_method_options(spec))
         options.update(own)
         if spec.sparsities and "sparsity" not in own:
             options["sparsity"] = spec.sparsities[0]

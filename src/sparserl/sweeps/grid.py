@@ -1,0 +1,120 @@
+"""Expand a sweep into groups, one TrainSpec per compiled program (agent, env, method, shapes),
+and check every group before the first one runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+from typing import Any
+
+from sparserl.agents import AgentConfigError
+from sparserl.envs import EnvConfigError
+from sparserl.sparsity import METHODS, SparsityConfigError
+from sparserl.sweeps.spec import MethodEntry, SweepSpec, SweepSpecError
+from sparserl.train.errors import TrainConfigError
+from sparserl.train.run import run_id
+from sparserl.train.spec import TrainSpec, resolve
+
+CONFIG_ERRORS = (SparsityConfigError, AgentConfigError, EnvConfigError, TrainConfigError)
+
+
+def _method_options(spec: SweepSpec, entry: MethodEntry) -> dict[str, Any]:
+    """The shared method options this entry's method has, then the entry's own."""
+    if entry.name == "dense":
+        return dict(entry.options)
+    fields = METHODS[entry.name].__dataclass_fields__
+    shared = {k: v for k, v in spec.method_options.items() if k in fields}
+    return {**shared, **entry.options}
+
+
+def expand(spec: SweepSpec) -> list[TrainSpec]:
+    """One TrainSpec per (agent, env, method entry, width), or per (agent, env, level) for the
+    matched dense entry; sparsity levels, swept values and seeds stay inside each group."""
+    groups = []
+    for agent, env, entry in itertools.product(spec.agents, spec.envs, spec.methods):
+        base = TrainSpec(
+            agent=agent,
+            env=env,
+            method=entry.name,
+            seeds=spec.seeds,
+            steps=spec.steps_for(agent, env),
+            eval_interval=spec.eval_interval,
+            eval_episodes=spec.eval_episodes,
+            preset=spec.preset,
+            agent_options=spec.overrides_for(agent),
+            method_options=_method_options(spec, entry),
+            sweep=dict(spec.sweep),
+        )
+        if entry.match_sparsity:
+            groups += [dataclasses.replace(base, match_sparsity=s) for s in spec.sparsities]
+            continue
+        levels = () if entry.name == "dense" else spec.sparsities
+        for width in spec.widths:
+            options = {**base.agent_options, "width": width}
+            groups.append(dataclasses.replace(base, sparsities=levels, agent_options=options))
+    return groups
+
+
+def _label(key: str, value: Any) -> str:
+    """`key-value` for a scalar option, `key-<hash>` for a structured one (e.g. ER lambdas)."""
+    if isinstance(value, (str, int, float, bool)):
+        return f"{key}-{value:g}" if isinstance(value, float) else f"{key}-{value}"
+    text = json.dumps(value, sort_keys=True, default=str)
+    return f"{key}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def group_id(spec: TrainSpec) -> str:
+    """A stable, filesystem-safe name for a group: agent, env, method and its options, width
+    or matched level, preset."""
+    parts = [spec.agent, spec.env, spec.method or "preset-method"]
+    parts += [_label(k, v) for k, v in sorted(spec.method_options.items())]
+    if spec.match_sparsity is not None:
+        parts.append(f"match{spec.match_sparsity:g}")
+    else:
+        parts.append(f"width{spec.agent_options.get('width', 1.0):g}")
+    if spec.preset is not None:
+        parts.append(f"preset-{spec.preset}")
+    return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
+
+
+def _points(spec: TrainSpec) -> list[dict[str, Any]]:
+    """The runs of a group in the order the trainer runs them (seed varies fastest)."""
+    names = list(spec.sweep)
+    combos = list(itertools.product(*(spec.sweep[n] for n in names)))
+    return [
+        {"sparsity": level, **dict(zip(names, combo, strict=True)), "seed": seed}
+        for level in spec.sparsities or (None,)
+        for combo in combos
+        for seed in range(spec.seeds)
+    ]
+
+
+def planned_runs(groups: list[TrainSpec]) -> list[tuple[str, str]]:
+    """(group_id, run_id) of every run of every group; a run's directory is
+    group_id/run_id, since run ids alone do not name widths or method options."""
+    return [(group_id(g), run_id(g, point)) for g in groups for point in _points(g)]
+
+
+def check(groups: list[TrainSpec]) -> None:
+    """Resolve every group before any run starts; one SweepSpecError lists every failing
+    group under its error."""
+    failures: dict[str, list[str]] = {}
+    ids = [group_id(g) for g in groups]
+    for name, group in zip(ids, groups, strict=True):
+        try:
+            resolve(group)
+        except CONFIG_ERRORS as error:
+            failures.setdefault(f"{type(error).__name__}: {error}", []).append(name)
+    repeated = sorted({name for i, name in enumerate(ids) if name in ids[:i]})
+    if repeated:
+        failures["the same group twice (one program would run twice)"] = repeated
+    if failures:
+        failing = {name for names in failures.values() for name in names}
+        lines = [f"{len(failing)} of {len(groups)} group(s) cannot run:"]
+        for message, names in failures.items():
+            lines.append(f"- {message}")
+            lines += [f"    {name}" for name in names]
+        raise SweepSpecError("\n".join(lines))

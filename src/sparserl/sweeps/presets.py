@@ -1,0 +1,172 @@
+"""The papers' experiment designs as sweep specs, each at a `smoke` scale (minutes on a 2-core
+CPU, to check the pipeline end to end) and at the paper's `full` scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sparserl.sweeps.spec import SweepSpec, SweepSpecError, parse
+
+SCALES = ("smoke", "full")
+MUJOCO = ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5"]
+MINATAR = ["Breakout-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar"]
+
+# Graesser et al. 2022 ("Experimental setup") compare Dense, a parameter-matched Dense, Prune,
+# Static, SET and RigL on sparsities from 50% to 99% (80% is the marked level of Fig. 2).
+GRAESSER_METHODS: list[Any] = ["dense", {"name": "dense", "match_sparsity": True}]
+GRAESSER_METHODS += ["prune", "static", "set", "rigl"]
+GRAESSER_SPARSITIES = [0.5, 0.8, 0.9, 0.95, 0.99]
+# ERK vs uniform layer sparsities on classic control (Sec. 4.5, appendix Fig. 8).
+UNIFORM = [{"name": m, "distribution": "uniform"} for m in ("prune", "static", "set", "rigl")]
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "graesser2022-classic": {
+        # CartPole at 90%: 7 groups of 2 runs x 20k steps. One group took 95 s with the CPU
+        # shared with another job (~50-70 s alone), so about 6-8 minutes in all.
+        "smoke": {
+            "name": "graesser2022-classic-smoke",
+            "agents": ["dqn"],
+            "envs": ["CartPole-v1"],
+            "methods": [*GRAESSER_METHODS, UNIFORM[-1]],
+            "sparsities": [0.9],
+            "seeds": 2,
+            "steps": 20_000,
+            "eval_interval": 1_000,
+            "eval_episodes": 5,
+        },
+        # At least 10 seeds ("Experimental setup"). 100k env steps at one update per step,
+        # evaluating 20 episodes every 2000 steps: the paper's code (google-research/rigl,
+        # rigl/rl/tfagents/configs/dqn_gym_dense_config.gin).
+        "full": {
+            "name": "graesser2022-classic",
+            "agents": ["dqn"],
+            "envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"],
+            "methods": GRAESSER_METHODS + UNIFORM,
+            "sparsities": GRAESSER_SPARSITIES,
+            "seeds": 10,
+            "steps": 100_000,
+            "eval_interval": 2_000,
+            "eval_episodes": 20,
+        },
+    },
+    "graesser2022-mujoco": {
+        # SAC learns after 1000 random steps here (10k at full scale) so that 3 PPO rollouts
+        # of 2048 steps are enough for both agents to update.
+        "smoke": {
+            "name": "graesser2022-mujoco-smoke",
+            "agents": ["sac", "ppo"],
+            "envs": ["HalfCheetah-v5"],
+            "methods": [*GRAESSER_METHODS[:3], "rigl"],
+            "sparsities": [0.9],
+            "seeds": 2,
+            "steps": 6_144,
+            "eval_interval": 2_048,
+            "eval_episodes": 2,
+            "overrides": {"sac": {"learning_starts": 1_000}},
+        },
+        # SAC and PPO on 5 MuJoCo envs, 10 seeds ("Experimental setup"). SAC 1M steps; PPO
+        # 489 rollouts of 2048 = 1,001,472 steps (the paper's code: sac_mujoco_dense_config.gin,
+        # ppo_mujoco_dense_config.gin in google-research/rigl).
+        "full": {
+            "name": "graesser2022-mujoco",
+            "agents": ["sac", "ppo"],
+            "envs": MUJOCO,
+            "methods": GRAESSER_METHODS,
+            "sparsities": GRAESSER_SPARSITIES,
+            "seeds": 10,
+            "steps": {"sac": 1_000_000, "ppo": 1_001_472},
+        },
+    },
+    "sokar2022-ds-td3": {
+        # Pendulum-v1 (a JAX env, with a DS-TD3 lambda^1 of ours) instead of MuJoCo.
+        "smoke": {
+            "name": "sokar2022-ds-td3-smoke",
+            "agents": ["td3"],
+            "envs": ["Pendulum-v1"],
+            "methods": ["dense", "static", "ds"],
+            "preset": "ds-td3",
+            "seeds": 2,
+            "steps": 5_000,
+            "eval_interval": 500,
+            "eval_episodes": 3,
+            "overrides": {"learning_starts": 1_000},
+        },
+        # TD3 vs Static-TD3 vs DS-TD3 with the TD3 settings of Sec. 4.1; the sparsity comes from
+        # the ER lambdas of the ds-td3 preset. 1M steps, an evaluation of 10 episodes every
+        # 5000 steps, 5 seeds (Sec. 4.1; the paper has 3 on Humanoid).
+        "full": {
+            "name": "sokar2022-ds-td3",
+            "agents": ["td3"],
+            "envs": MUJOCO,
+            "methods": ["dense", "static", "ds"],
+            "preset": "ds-td3",
+            "seeds": 5,
+            "steps": 1_000_000,
+            "eval_interval": 5_000,
+            "eval_episodes": 10,
+        },
+    },
+    "obando2024-width": {
+        "smoke": {
+            "name": "obando2024-width-smoke",
+            "agents": ["dqn", "rainbow"],
+            "envs": ["Breakout-MinAtar"],
+            "methods": ["dense", "prune"],
+            "sparsities": [0.95],
+            "widths": [1.0, 3.0],
+            "seeds": 2,
+            "steps": 5_000,
+            "eval_interval": 1_000,
+            "eval_episodes": 3,
+        },
+        # DQN and Rainbow, widths x1/x3/x5, dense vs 95% gradual pruning (Sec. 4.2, Fig. 1),
+        # 5 seeds (Sec. 4.1). The paper's 40M Atari frames are 10M agent steps (Sec. 4.1);
+        # MinAtar stands in for Atari and has no frame skip, so 10M env steps.
+        "full": {
+            "name": "obando2024-width",
+            "agents": ["dqn", "rainbow"],
+            "envs": MINATAR,
+            "methods": ["dense", "prune"],
+            "sparsities": [0.95],
+            "widths": [1.0, 3.0, 5.0],
+            "seeds": 5,
+            "steps": 10_000_000,
+        },
+    },
+    # Graesser et al.'s Atari design (DQN, dense vs sparse at 90%, their Fig. 1) on MinAtar, with
+    # Obando-Ceron et al.'s width x3: affordable on a CPU.
+    "minatar-classic": {
+        "smoke": {
+            "name": "minatar-classic-smoke",
+            "agents": ["dqn"],
+            "envs": ["Breakout-MinAtar"],
+            "methods": ["dense", "prune", "rigl"],
+            "sparsities": [0.9],
+            "widths": [1.0, 3.0],
+            "seeds": 2,
+            "steps": 5_000,
+            "eval_interval": 1_000,
+            "eval_episodes": 3,
+        },
+        # 5 seeds as Obando-Ceron et al. (Sec. 4.1); 10M steps as their agent steps.
+        "full": {
+            "name": "minatar-classic",
+            "agents": ["dqn"],
+            "envs": MINATAR,
+            "methods": ["dense", "prune", "rigl"],
+            "sparsities": [0.9],
+            "widths": [1.0, 3.0],
+            "seeds": 5,
+            "steps": 10_000_000,
+        },
+    },
+}
+
+
+def load_preset(name: str, scale: str = "smoke") -> SweepSpec:
+    """The sweep of preset `name` at `scale` ('smoke' or 'full')."""
+    if name not in PRESETS:
+        raise SweepSpecError(f"unknown sweep preset {name!r}; choose from {list(PRESETS)}")
+    if scale not in PRESETS[name]:
+        raise SweepSpecError(f"unknown scale {scale!r} for {name!r}; choose from {list(SCALES)}")
+    return parse(PRESETS[name][scale])

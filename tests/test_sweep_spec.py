@@ -1,0 +1,222 @@
+"""Sweep specs: parsing, grid expansion into groups, checking before any run, presets.
+Resolves specs only; nothing trains."""
+
+from __future__ import annotations
+
+import pytest
+
+from sparserl.sweeps import (
+    PRESETS,
+    SCALES,
+    SweepSpecError,
+    check,
+    expand,
+    group_id,
+    load,
+    load_preset,
+    loads,
+    parse,
+    planned_runs,
+)
+
+BASE = {
+    "name": "t",
+    "agents": ["dqn"],
+    "envs": ["CartPole-v1"],
+    "methods": ["dense", "rigl"],
+    "sparsities": [0.5, 0.9],
+    "steps": 2_000,
+}
+
+
+def spec(**changes):
+    return parse({**BASE, **changes})
+
+
+def test_yaml_text_and_file_give_the_same_spec(tmp_path):
+    text = """
+name: grid
+agents: [dqn, rainbow]
+envs: [CartPole-v1]
+methods: [dense, {name: rigl, distribution: uniform}]
+sparsities: [0.5, 0.9]
+seeds: 3
+widths: [1.0, 2.0]
+steps: {default: 5000, rainbow: 4000}
+overrides: {learning_rate: 0.001, rainbow: {num_atoms: 21}}
+"""
+    path = tmp_path / "grid.yaml"
+    path.write_text(text)
+    parsed = loads(text)
+    assert load(path) == parsed
+    assert parsed.methods[1].options == {"distribution": "uniform"}
+    assert parsed.steps_for("dqn", "CartPole-v1") == 5000
+    assert parsed.steps_for("rainbow", "CartPole-v1") == 4000
+    assert parsed.overrides_for("dqn") == {"learning_rate": 0.001}
+    assert parsed.overrides_for("rainbow") == {"learning_rate": 0.001, "num_atoms": 21}
+
+
+def test_grid_counts_groups_and_runs():
+    sweep = spec(
+        agents=["dqn", "rainbow"],
+        envs=["CartPole-v1", "Acrobot-v1"],
+        methods=["dense", "prune", "rigl"],
+        widths=[1.0, 2.0],
+        seeds=3,
+    )
+    groups = expand(sweep)
+    assert len(groups) == 2 * 2 * 3 * 2
+    runs = planned_runs(groups)
+    # dense: 1 run per seed; prune and rigl: 2 levels x 3 seeds, in every group.
+    assert len(runs) == 2 * 2 * 2 * (3 + 2 * 6)
+    assert len(set(runs)) == len(runs)
+    assert len({group_id(g) for g in groups}) == len(groups)
+
+
+def test_dense_groups_have_no_levels_and_sparse_groups_have_all():
+    groups = expand(spec(seeds=2))
+    dense, rigl = groups
+    assert dense.method == "dense" and dense.sparsities == ()
+    assert rigl.method == "rigl" and rigl.sparsities == (0.5, 0.9) and rigl.seeds == 2
+
+
+def test_matched_dense_is_one_group_per_level():
+    groups = expand(spec(methods=["dense", {"name": "dense", "match_sparsity": True}]))
+    assert [g.match_sparsity for g in groups] == [None, 0.5, 0.9]
+    assert all(g.method == "dense" and g.sparsities == () for g in groups)
+    assert "width" not in groups[1].agent_options
+    assert len({group_id(g) for g in groups}) == 3
+
+
+def test_widths_make_distinct_groups_with_the_width_option():
+    groups = expand(spec(methods=["prune"], widths=[1.0, 3.0]))
+    assert [g.agent_options["width"] for g in groups] == [1.0, 3.0]
+    assert group_id(groups[0]) != group_id(groups[1])
+    # Run ids do not name the width: a run's directory is group_id/run_id.
+    runs = planned_runs(groups)
+    assert len(runs) == 4
+    assert [run for _, run in runs[:2]] == [run for _, run in runs[2:]]
+
+
+def test_shared_method_options_reach_only_methods_that_have_them():
+    groups = expand(
+        spec(
+            methods=["dense", "static", {"name": "rigl", "drop_fraction": 0.1}],
+            method_options={"drop_fraction": 0.5, "update_interval": 250},
+        )
+    )
+    dense, static, rigl = groups
+    assert dense.method_options == {} and static.method_options == {}
+    assert rigl.method_options == {"drop_fraction": 0.1, "update_interval": 250}
+    assert "drop_fraction-0.1" in group_id(rigl)
+
+
+def test_group_ids_are_filesystem_safe_and_stable():
+    groups = expand(load_preset("sokar2022-ds-td3", "full"))
+    ids = [group_id(g) for g in groups]
+    assert ids == [group_id(g) for g in expand(load_preset("sokar2022-ds-td3", "full"))]
+    assert all("/" not in i and " " not in i for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"envz": ["CartPole-v1"]}, ["'envz'", "allowed keys", "'envs'"]),
+        ({"seeds": "3"}, ["seeds", "'3'", "str", "positive integer"]),
+        ({"seeds": True}, ["seeds", "positive integer"]),
+        ({"sparsities": [0.5, 1.5]}, ["sparsities", "1.5", "[0, 1)"]),
+        ({"widths": [0]}, ["widths", "positive"]),
+        ({"agents": []}, ["agents", "empty"]),
+        ({"methods": []}, ["methods", "empty"]),
+        ({"agents": "dqn"}, ["agents", "'dqn'", "list"]),
+        ({"agents": ["dqm"]}, ["'dqm'", "'dqn'", "'sac'"]),
+        ({"envs": ["CartPole"]}, ["'CartPole'", "'CartPole-v1'"]),
+        ({"methods": ["rigel"]}, ["methods[0]", "'rigel'", "'rigl'"]),
+        ({"methods": [{"name": "rigl", "drop": 0.1}]}, ["methods[0]", "'drop'", "drop_fraction"]),
+        ({"methods": [{"name": "rigl", "sparsity": 0.8}]}, ["'sparsity'", "allowed"]),
+        ({"methods": [{"name": "rigl", "match_sparsity": True}]}, ["match_sparsity", "dense"]),
+        ({"methods": ["rigl", "rigl"]}, ["methods", "more than once"]),
+        ({"methods": [{"name": "dense", "match_sparsity": True}], "widths": [2.0]}, ["widths"]),
+        ({"steps": {"dqn": 1000, "pong": 5}}, ["steps", "'pong'", "'default'"]),
+        ({"steps": 0}, ["steps", "positive integer"]),
+        ({"overrides": {"width": 2.0}}, ["overrides", "widths"]),
+        ({"overrides": {"sac": {"tau": 0.01}}}, ["overrides.sac", "agents"]),
+        ({"method_options": {"drop_fraction": 0.1}, "methods": ["static"]}, ["drop_fraction"]),
+        ({"sweep": {"batch_size": [32, 64]}}, ["sweep", "'batch_size'", "learning_rate"]),
+        ({"name": None}, ["name", "string"]),
+    ],
+)
+def test_bad_specs_name_the_key_and_the_allowed_values(changes, words):
+    with pytest.raises(SweepSpecError) as error:
+        spec(**changes)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_missing_keys_and_bad_yaml_are_errors():
+    with pytest.raises(SweepSpecError, match="missing key.*'methods'"):
+        parse({k: v for k, v in BASE.items() if k != "methods"})
+    with pytest.raises(SweepSpecError, match="YAML"):
+        loads("agents: [dqn")
+    with pytest.raises(SweepSpecError, match="mapping"):
+        loads("- dqn")
+
+
+def test_check_names_every_failing_group_before_any_run():
+    groups = expand(spec(agents=["dqn", "sac"], methods=["dense", "rigl", "lottery"]))
+    with pytest.raises(SweepSpecError) as error:
+        check(groups)
+    message = str(error.value)
+    assert message.startswith("3 of 6 group(s) cannot run")
+    assert "sac needs continuous actions" in message
+    for method in ("dense", "rigl", "lottery"):
+        assert f"sac_CartPole-v1_{method}_width1" in message
+    assert "dqn_CartPole-v1" not in message
+
+
+def test_check_reports_run_settings_per_group():
+    groups = expand(spec(steps=2_001))
+    with pytest.raises(SweepSpecError, match="steps 2001 must be a multiple"):
+        check(groups)
+
+
+def test_check_passes_a_good_grid():
+    check(expand(spec(agents=["dqn", "rainbow"], methods=["dense", "static", "prune"])))
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_preset_parses_and_expands(name, scale):
+    sweep = load_preset(name, scale)
+    groups = expand(sweep)
+    assert groups and planned_runs(groups)
+    assert len({group_id(g) for g in groups}) == len(groups)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_smoke_presets_resolve(name):
+    check(expand(load_preset(name, "smoke")))
+
+
+@pytest.mark.parametrize("name", ["sokar2022-ds-td3", "obando2024-width", "minatar-classic"])
+def test_full_presets_without_matched_dense_resolve(name):
+    check(expand(load_preset(name, "full")))
+
+
+def test_preset_sizes_follow_the_papers():
+    classic = expand(load_preset("graesser2022-classic", "full"))
+    # 3 envs x (dense + 5 matched levels + 4 ERK + 4 uniform sparse methods)
+    assert len(classic) == 3 * 14
+    assert all(g.steps == 100_000 and g.seeds == 10 for g in classic)
+    sokar = expand(load_preset("sokar2022-ds-td3", "full"))
+    assert {g.method for g in sokar} == {"dense", "static", "ds"}
+    assert all(g.steps == 1_000_000 and g.preset == "ds-td3" for g in sokar)
+    obando = expand(load_preset("obando2024-width", "full"))
+    assert {g.agent_options["width"] for g in obando} == {1.0, 3.0, 5.0}
+
+
+def test_unknown_preset_or_scale_lists_the_allowed_ones():
+    with pytest.raises(SweepSpecError, match="graesser2022-classic"):
+        load_preset("graesser2023")
+    with pytest.raises(SweepSpecError, match="'smoke', 'full'"):
+        load_preset("graesser2022-classic", "huge")
