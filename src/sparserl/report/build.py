@@ -1,0 +1,137 @@
+"""`sparserl report DIR`: load a sweep's runs, score the finished ones, and write the figures
+(PNG and SVG), a self-contained index.html and a Markdown summary into one directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from sparserl.report import figures, html, tables
+from sparserl.report.curves import learning_curves
+from sparserl.report.groups import finished_groups, unfinished
+from sparserl.report.scores import score_table
+from sparserl.results import load
+from sparserl.stats import DEFAULT_REPS
+
+FIGURES = {
+    "iqm_by_sparsity": (
+        "Normalised final score per method at each sparsity (cf. Graesser et al. 2022, Fig. 1): "
+        "interquartile mean over seeds (and envs, in 'all envs') with 95% stratified-bootstrap "
+        "CIs. Dense is the black line and band; parameter-matched dense is grey."
+    ),
+    "return_vs_parameters": (
+        "Final return against parameter count (cf. Graesser et al. 2022, Fig. 2): IQM over seeds "
+        "with 95% CIs; numbers give the sparsity, the star and dashed line the dense network, "
+        "grey squares the dense network narrowed to the sparse parameter count."
+    ),
+    "learning_curves": (
+        "Evaluation return during training: mean over seeds with a 95% bootstrap CI band; "
+        "colour is the method, line style the sparsity."
+    ),
+}
+SCORES_NOTE = (
+    "Final return: each run's summary score, the mean return of its last 10% of evaluations "
+    "(the papers' protocol). Normalised per env family: "
+    "relative to dense for MuJoCo and MinAtar, min-max (random policy = 0, best return = 1) for "
+    "classic control, human-normalised for Atari. IQM and 95% stratified-bootstrap CIs by "
+    "rliable; 'all envs' pools the normalised scores of the groups that ran every env. "
+    "FLOPs: per example for a forward pass (inference) and for training (forward and backward, "
+    "RigL's accounting), counting nonzero kernel weights, a multiply-add as 2."
+)
+
+
+class ReportError(ValueError):
+    """A directory with nothing to report: no runs, or no finished run."""
+
+
+def write_report(
+    directory: str | Path,
+    out: str | Path | None = None,
+    *,
+    reps: int = DEFAULT_REPS,
+    seed: int = 0,
+) -> Path:
+    """Write the report of the runs under `directory` into `out` (default DIRECTORY/report) and
+    return the path of its index.html; `reps` bootstrap samples, seeded by `seed`."""
+    directory = Path(directory)
+    runs, evaluations = load(directory)
+    if runs.empty:
+        raise ReportError(f"no run directories under {directory}")
+    groups = finished_groups(runs)
+    if groups.empty:
+        counts = ", ".join(f"{n} {s}" for s, n in runs["status"].value_counts().items())
+        raise ReportError(f"no finished runs under {directory} to score ({counts})")
+    out = Path(out) if out is not None else directory / "report"
+    out.mkdir(parents=True, exist_ok=True)
+
+    table = score_table(groups, reps=reps, seed=seed)
+    curves = learning_curves(groups, evaluations, reps=reps, seed=seed)
+    drawn = {
+        "iqm_by_sparsity": figures.iqm_by_sparsity(table),
+        "return_vs_parameters": figures.return_vs_parameters(table),
+        "learning_curves": figures.learning_curves_figure(curves),
+    }
+    saved = {name: figures.save(fig, out, name) for name, fig in drawn.items()}
+    score_cells = tables.score_cells(table)
+    problem_cells = tables.problem_cells(unfinished(runs))
+    table.to_csv(out / "scores.csv", index=False)
+
+    intro = _intro(directory, runs)
+    (out / "summary.md").write_text(_markdown(intro, saved, score_cells, problem_cells))
+    sections = [
+        (name.replace("_", " "), html.figure_html(png, svg, FIGURES[name]))
+        for name, (png, svg) in saved.items()
+    ]
+    sections.append(("final scores and costs", html.section_table(score_cells, SCORES_NOTE)))
+    sections.append(("runs not scored", _problems_html(problem_cells)))
+    index = out / "index.html"
+    index.write_text(html.page(f"sparserl report: {directory.name}", intro, sections))
+    return index
+
+
+def _intro(directory: Path, runs: pd.DataFrame) -> str:
+    counts = ", ".join(f"{n} {s}" for s, n in runs["status"].value_counts().items())
+    envs = ", ".join(sorted(runs["env"].dropna().unique()))
+    return (
+        f"{len(runs)} runs under {directory} ({counts}) on {envs}; only finished runs are scored."
+    )
+
+
+def _problems_html(cells: pd.DataFrame) -> str:
+    if cells.empty:
+        return "<p>Every run finished.</p>\n"
+    return html.section_table(cells, "Left out of every score and figure:")
+
+
+def _markdown(
+    intro: str, saved: dict[str, list[Path]], scores: pd.DataFrame, problems: pd.DataFrame
+) -> str:
+    """The Markdown summary: the intro, the figure files, the score table and skipped runs."""
+    parts = [f"# sparserl report\n\n{intro}\n\n## Figures\n"]
+    for name, (png, svg) in saved.items():
+        parts.append(f"- `{png.name}`, `{svg.name}`: {FIGURES[name]}\n")
+    parts.append(f"\n## Final scores and costs\n\n{SCORES_NOTE}\n\n{tables.markdown(scores)}")
+    parts.append("\n## Runs not scored\n\n")
+    parts.append(tables.markdown(problems) if len(problems) else "Every run finished.\n")
+    return "".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: `sparserl report DIR [--out OUT] [--reps N] [--seed S]`."""
+    parser = argparse.ArgumentParser(prog="sparserl report", description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, help="a sweep or runs directory")
+    parser.add_argument("--out", type=Path, help="report directory (default: DIRECTORY/report)")
+    parser.add_argument("--reps", type=int, default=DEFAULT_REPS, help="bootstrap samples")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    args = parser.parse_args(argv)
+    try:
+        index = write_report(args.directory, args.out, reps=args.reps, seed=args.seed)
+    except (ValueError, FileNotFoundError) as error:  # ReportError, or runs stats refuses
+        print(f"sparserl report: error: {error}", file=sys.stderr)
+        return 1
+    print(index)
+    return 0

@@ -1,0 +1,182 @@
+"""The report's figures: IQM per sparsity (Graesser et al. Fig. 1), final return against parameter
+count (their Fig. 2) and learning curves, each saved as PNG and SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers or CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
+
+from sparserl.report.groups import DENSE, MATCHED  # noqa: E402
+from sparserl.report.scores import ALL_ENVS, scheme_names  # noqa: E402
+from sparserl.report.style import line_styles, method_colours, method_key  # noqa: E402
+
+PANEL_SIZE = (4.4, 3.4)  # inches per panel
+MAX_COLUMNS = 3
+DODGE = 0.07  # horizontal offset between methods at one sparsity, in category widths
+
+
+def save(fig: Figure, directory: Path, name: str) -> list[Path]:
+    """Write `fig` as NAME.png and NAME.svg in `directory` and close it; the two paths."""
+    paths = [directory / f"{name}.png", directory / f"{name}.svg"]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1], metadata={"Date": None})  # no timestamp: same runs, same file
+    plt.close(fig)
+    return paths
+
+
+def iqm_by_sparsity(table: pd.DataFrame) -> Figure:
+    """Normalised-score IQM with 95% CIs per method at each sparsity, one panel over all envs
+    (if aggregated) and one per env; dense is a horizontal band, as it has no sparsity."""
+    envs = sorted(set(table["env"]) - {ALL_ENVS})
+    panels = [ALL_ENVS, *envs] if (table["env"] == ALL_ENVS).any() else envs
+    colours = method_colours(table["method"])
+    fig, axes = _panels(len(panels))
+    for ax, env in zip(axes, panels, strict=False):
+        rows = table[table["env"] == env]
+        levels = sorted(rows["sparsity"].dropna().unique())
+        for _, dense in rows[rows["method"] == DENSE].iterrows():
+            ax.axhline(dense["score_iqm"], color=colours[DENSE], linewidth=1.2, label=DENSE)
+            ax.axhspan(dense["score_low"], dense["score_high"], color=colours[DENSE], alpha=0.1)
+        sparse = [label for label in colours if label != DENSE and (rows["method"] == label).any()]
+        for i, label in enumerate(sparse):
+            points = rows[rows["method"] == label].dropna(subset=["sparsity"])
+            points = points.sort_values("sparsity")
+            x = np.searchsorted(levels, points["sparsity"]) + DODGE * (i - (len(sparse) - 1) / 2)
+            ax.errorbar(
+                x,
+                points["score_iqm"],
+                yerr=_error(points, "score"),
+                color=colours[label],
+                marker="s" if label == MATCHED else "o",
+                linestyle=":" if label == MATCHED else "-",
+                capsize=3,
+                label=label,
+            )
+        ax.set_xticks(range(len(levels)), [f"{s:g}" for s in levels])
+        ax.set_xlim(-0.5, max(len(levels), 1) - 0.5)
+        ax.set_xlabel("sparsity (fraction of weights removed)")
+        ax.set_ylabel("normalised score: IQM, 95% CI")
+        ax.set_title(f"{env}\n({scheme_names(rows['scheme'].iloc[0])})", fontsize=10)
+    _legend(fig, axes)
+    return fig
+
+
+def return_vs_parameters(table: pd.DataFrame) -> Figure:
+    """Final return (IQM, 95% CI) against parameter count per method and env, each point marked
+    with its sparsity; dense is a star with a dashed line, matched dense grey squares."""
+    rows = table[table["env"] != ALL_ENVS]
+    envs = sorted(rows["env"].unique())
+    colours = method_colours(rows["method"])
+    fig, axes = _panels(len(envs))
+    for ax, env in zip(axes, envs, strict=False):
+        env_rows = rows[rows["env"] == env]
+        for label, colour in colours.items():
+            points = env_rows[env_rows["method"] == label].sort_values("parameters")
+            if points.empty:
+                continue
+            ax.errorbar(
+                points["parameters"],
+                points["return_iqm"],
+                yerr=_error(points, "return"),
+                color=colour,
+                marker={DENSE: "*", MATCHED: "s"}.get(label, "o"),
+                markersize=11 if label == DENSE else 6,
+                linestyle=":" if label == MATCHED else "-",
+                capsize=3,
+                label=label,
+            )
+            if label == DENSE:
+                ax.axhline(points["return_iqm"].iloc[0], color=colour, linestyle="--", lw=0.8)
+            if label == MATCHED:  # it sits beside the sparse point it matches: no second label
+                continue
+            for _, point in points.dropna(subset=["sparsity"]).iterrows():
+                ax.annotate(
+                    f"{point['sparsity']:g}",
+                    (point["parameters"], point["return_iqm"]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=7,
+                    color=colour,
+                )
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.xaxis.set_minor_formatter(EngFormatter(sep=""))
+        ax.tick_params(axis="x", which="both", labelsize=8)
+        ax.set_xlabel("parameters (count, log scale)")
+        ax.set_ylabel("final return: IQM over seeds, 95% CI")
+        ax.set_title(env, fontsize=10)
+    _legend(fig, axes)
+    return fig
+
+
+def learning_curves_figure(curves: pd.DataFrame) -> Figure:
+    """Evaluation return against env steps, one panel per env: colour per method, line style
+    per sparsity, the mean over seeds with its 95% bootstrap CI shaded."""
+    envs = sorted(curves["env"].unique())
+    colours = method_colours(curves["label"])
+    styles = line_styles(curves["sparsity"])
+    fig, axes = _panels(len(envs))
+    for ax, env in zip(axes, envs, strict=False):
+        rows = curves[curves["env"] == env]
+        for group, curve in sorted(rows.groupby("group"), key=lambda item: _order(item[1])):
+            first = curve.iloc[0]
+            colour = colours[first["label"]]
+            style = styles.get(first["sparsity"], "-")
+            name = f"{group} (n={first['seeds']})"
+            ax.plot(curve["step"], curve["mean"], color=colour, linestyle=style, label=name)
+            ax.fill_between(curve["step"], curve["low"], curve["high"], color=colour, alpha=0.12)
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("evaluation return: mean, 95% CI")
+        ax.set_title(env, fontsize=10)
+    _legend(fig, axes)
+    return fig
+
+
+def _order(rows: pd.DataFrame) -> tuple:
+    first = rows.iloc[0]
+    return method_key(first["label"]), np.nan_to_num(first["sparsity"], nan=-1.0)
+
+
+def _error(points: pd.DataFrame, prefix: str) -> np.ndarray:
+    """[2, n] distances from each IQM down to its CI's low end and up to its high end."""
+    iqm = points[f"{prefix}_iqm"].to_numpy(float)
+    low, high = points[f"{prefix}_low"].to_numpy(float), points[f"{prefix}_high"].to_numpy(float)
+    return np.clip(np.stack([iqm - low, high - iqm]), 0.0, None)
+
+
+def _panels(count: int) -> tuple[Figure, list[plt.Axes]]:
+    """A figure with `count` panels in rows of at most MAX_COLUMNS; spare axes hidden."""
+    columns = min(count, MAX_COLUMNS)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(PANEL_SIZE[0] * columns + 1.8, PANEL_SIZE[1] * rows),
+        squeeze=False,
+        layout="constrained",
+    )
+    flat = list(axes.flat)
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    for ax in flat[:count]:
+        ax.grid(alpha=0.3)
+    return fig, flat[:count]
+
+
+def _legend(fig: Figure, axes: list[plt.Axes]) -> None:
+    """One legend for the figure, right of the panels, each label once."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    fig.legend(entries.values(), entries.keys(), loc="outside right upper", fontsize=8)
