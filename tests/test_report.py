@@ -19,12 +19,12 @@ from sparserl.stats import interval_estimates, normalize, score_matrices
 REPS = 100
 SEED = 7
 HEADER = "step,eval_return,train_return,loss,parameters,sparsity,wall_s"
-# group -> (method, sparsity, width, parameters)
+# group -> (method, sparsity, width, parameters, match_sparsity)
 GROUPS = {
-    "dense": ("dense", None, 1.0, 1000),
-    "dense (matched) 0.9": ("dense", None, 0.3, 105),
-    "rigl 0.5": ("rigl", 0.5, 1.0, 520),
-    "rigl 0.9": ("rigl", 0.9, 1.0, 100),
+    "dense": ("dense", None, 1.0, 1000, None),
+    "dense (matched) 0.9": ("dense", None, 0.3, 105, 0.9),
+    "rigl 0.5": ("rigl", 0.5, 1.0, 520, None),
+    "rigl 0.9": ("rigl", 0.9, 1.0, 100, None),
 }
 ENVS = {"CartPole-v1": (22.2, 500.0), "Acrobot-v1": (-498.8, 0.0)}  # min-max range
 
@@ -36,7 +36,19 @@ def _final_return(env: str, group: str, seed: int) -> float:
     return round(low + fraction * (high - low), 1)
 
 
-def _run(root, env, method, sparsity, seed, *, width=1.0, parameters=1000, final=1.0, summary=None):
+def _run(
+    root,
+    env,
+    method,
+    sparsity,
+    seed,
+    *,
+    width=1.0,
+    parameters=1000,
+    final=1.0,
+    summary=None,
+    match=None,
+):
     """A run directory as `sparserl train --out` writes it: 4000 steps, evaluated every 1000."""
     run = root / f"{method}_{sparsity}_w{width}_seed{seed}"
     run.mkdir(parents=True)
@@ -46,6 +58,7 @@ def _run(root, env, method, sparsity, seed, *, width=1.0, parameters=1000, final
         "method": method,
         "seed": seed,
         "sparsity": sparsity,
+        "match_sparsity": match,
         "steps": 4000,
         "eval_interval": 1000,
         "preset": "classic_control",
@@ -79,9 +92,9 @@ def sweep(tmp_path_factory):
     root.mkdir()
     (root / "sweep.yaml").write_text("agent: dqn\n")
     for env in ENVS:
-        for group, (method, sparsity, width, parameters) in GROUPS.items():
+        for group, (method, sparsity, width, parameters, match) in GROUPS.items():
             for seed in range(3):
-                sizes = {"width": width, "parameters": parameters}
+                sizes = {"width": width, "parameters": parameters, "match": match}
                 final = _final_return(env, group, seed)
                 folder = root / f"{env}_{group.replace(' ', '_')}"
                 _run(folder, env, method, sparsity, seed, final=final, **sizes)
@@ -161,10 +174,22 @@ def test_table_iqms_equal_interval_estimates_on_the_same_matrices(sweep):
 def test_matched_dense_is_labelled_and_kept_out_of_the_dense_reference(tmp_path):
     for seed, final in enumerate((100.0, 200.0)):
         _run(tmp_path, "HalfCheetah-v5", "dense", None, seed, final=final)
-        _run(tmp_path, "HalfCheetah-v5", "dense", None, seed, width=0.3, parameters=99, final=900)
+        _run(
+            tmp_path,
+            "HalfCheetah-v5",
+            "dense",
+            None,
+            seed,
+            width=0.3,
+            parameters=99,
+            final=900,
+            match=0.9,
+        )
+        _run(tmp_path / "wide", "HalfCheetah-v5", "dense", None, seed, width=3.0, final=2000)
         _run(tmp_path, "HalfCheetah-v5", "rigl", 0.9, seed, parameters=100, final=60.0)
     groups = finished_groups(load(tmp_path).runs)
-    assert sorted(set(groups["group"])) == ["dense", "dense (matched) 0.9", "rigl 0.9"]
+    # a wider dense network that is not parameter-matched is its own group
+    assert sorted(set(groups["group"])) == ["dense", "dense (matched) 0.9", "dense x3", "rigl 0.9"]
     scores = final_scores(groups).groupby("group")["score"].mean()
     assert scores["dense"] == pytest.approx(1.0)  # divided by the mean of the width-1 runs only
     assert scores["dense (matched) 0.9"] == pytest.approx(900 / 150)

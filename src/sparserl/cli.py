@@ -7,16 +7,26 @@ import ast
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
 from sparserl.envs import ENVS, EnvConfigError, make_env
+from sparserl.report import build as report_build
 from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_method
 from sparserl.sparsity.distributions import DISTRIBUTIONS
 from sparserl.sparsity.summary import mlp_shapes
+from sparserl.sweeps import PRESETS, SCALES, SweepSpecError, load, load_preset
+from sparserl.sweeps.runner import run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 
-CONFIG_ERRORS = (SparsityConfigError, AgentConfigError, EnvConfigError, TrainConfigError)
+CONFIG_ERRORS = (
+    SparsityConfigError,
+    AgentConfigError,
+    EnvConfigError,
+    TrainConfigError,
+    SweepSpecError,
+)
 
 
 def _int_list(text: str) -> list[int]:
@@ -189,6 +199,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep (a preset or a YAML spec) into --out, resuming whatever is there."""
+    path = Path(args.spec)
+    spec = load(path) if path.is_file() else load_preset(args.spec, args.scale)
+    outcome = run_sweep(
+        spec, args.out, retry_failed=args.retry_failed, checkpoint_every=args.checkpoint_every
+    )
+    print(
+        f"{args.out}: {outcome.finished} run(s) finished, {outcome.failed} failed, "
+        f"{outcome.kept} kept from before"
+    )
+    return 1 if outcome.failed else 0
+
+
 def _add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
@@ -305,6 +329,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trainer.add_argument("--out", help="directory for the run directories")
     trainer.set_defaults(run=cmd_train)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a sweep (a preset or a YAML spec), resumably, into one directory",
+        description="Run every group of a sweep into OUT/<group_id>/<run_id>, writing the spec "
+        "to OUT/sweep.yaml. Re-running skips finished runs, resumes interrupted groups from "
+        "their checkpoint and redoes corrupt runs; failed runs are kept (see --retry-failed).",
+    )
+    sweep.add_argument("spec", help=f"a sweep YAML file, or a preset: {list(PRESETS)}")
+    sweep.add_argument("--out", required=True, help="the sweep directory")
+    sweep.add_argument(
+        "--scale", choices=SCALES, default="smoke", help="preset scale (default: smoke)"
+    )
+    sweep.add_argument(
+        "--backend", choices=("local",), default="local", help="where groups run (default: local)"
+    )
+    sweep.add_argument("--retry-failed", action="store_true", help="redo the failed runs")
+    sweep.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="save a group's checkpoint at the first chunk boundary this long after the last "
+        "(0: every chunk; default 600)",
+    )
+    sweep.set_defaults(run=cmd_sweep)
+
+    report = sub.add_parser(
+        "report",
+        help="figures, IQM score tables and an HTML/Markdown report of a sweep or runs directory",
+        description="Write DIR/report/ (index.html, summary.md, scores.csv, PNG and SVG "
+        "figures) from the finished runs under DIR; unfinished runs are listed, never scored.",
+    )
+    report_build.add_arguments(report)
+    report.set_defaults(run=report_build.run)
     return parser
 
 

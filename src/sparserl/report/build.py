@@ -120,14 +120,16 @@ def _markdown(
     return "".join(parts)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `sparserl report DIR [--out OUT] [--reps N] [--seed S]`."""
-    parser = argparse.ArgumentParser(prog="sparserl report", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `sparserl report` (shared by the CLI and `python -m sparserl.report`)."""
     parser.add_argument("directory", type=Path, help="a sweep or runs directory")
     parser.add_argument("--out", type=Path, help="report directory (default: DIRECTORY/report)")
     parser.add_argument("--reps", type=int, default=DEFAULT_REPS, help="bootstrap samples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report of parsed arguments; print its index path, or the error."""
     try:
         index = write_report(args.directory, args.out, reps=args.reps, seed=args.seed)
     except (ValueError, FileNotFoundError) as error:  # ReportError, or runs stats refuses
@@ -135,3 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(index)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: `sparserl report DIR [--out OUT] [--reps N] [--seed S]`."""
+    parser = argparse.ArgumentParser(prog="sparserl report", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -12,7 +12,18 @@ from sparserl.results.discover import find_runs
 from sparserl.results.files import AGENT_NUMBERS
 from sparserl.results.run_dir import RunRecord, RunStatus, inspect_run
 
-CONFIG_COLUMNS = ("agent", "env", "method", "sparsity", "seed", "steps", "eval_interval", "preset")
+# match_sparsity: set for a parameter-matched dense run (the sparsity it is sized for)
+CONFIG_COLUMNS = (
+    "agent",
+    "env",
+    "method",
+    "sparsity",
+    "match_sparsity",
+    "seed",
+    "steps",
+    "eval_interval",
+    "preset",
+)
 # column: summary.json field; the config's sparsity is the target, the summary's the one reached
 SUMMARY_COLUMNS = {
     "final_return": "final_return",
@@ -32,7 +43,14 @@ RUN_COLUMNS = (
 )
 # Only fields whose types `files` checked, so the conversion cannot fail on a damaged file.
 INTEGERS = ("seed", "steps", "eval_interval", "evaluations", "parameters", "dense_parameters")
-FLOATS = ("sparsity", *AGENT_NUMBERS, "final_return", "final_sparsity", "inference_flops")
+FLOATS = (
+    "sparsity",
+    "match_sparsity",
+    *AGENT_NUMBERS,
+    "final_return",
+    "final_sparsity",
+    "inference_flops",
+)
 FLOATS += ("training_flops_per_example", "group_wall_s")
 DTYPES = {**dict.fromkeys(INTEGERS, "Int64"), **dict.fromkeys(FLOATS, "float64")}
 DTYPES["finite_loss"] = "boolean"

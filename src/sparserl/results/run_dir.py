@@ -90,6 +90,8 @@ def _classify(path: Path, parsed: dict[str, Any]) -> RunRecord:
         )
     if done != config["steps"]:
         raise RunFileError(METRICS, f"ends at step {done}, but the run has {config['steps']} steps")
+    if summary.get("finite_loss") is False:  # a NaN/inf loss: its scores are not to be trusted
+        return RunRecord(path, RunStatus.FAILED, "non-finite loss during training", **parsed)
     return RunRecord(path, RunStatus.FINISHED, "", **parsed)
 
 

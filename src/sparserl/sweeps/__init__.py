@@ -4,12 +4,14 @@ designs as presets at a smoke and a full scale."""
 
 from sparserl.sweeps.grid import check, expand, group_id, planned_runs
 from sparserl.sweeps.presets import PRESETS, SCALES, load_preset
+from sparserl.sweeps.runner import SweepOutcome, run_sweep
 from sparserl.sweeps.spec import MethodEntry, SweepSpec, SweepSpecError, load, loads, parse
 
 __all__ = [
     "PRESETS",
     "SCALES",
     "MethodEntry",
+    "SweepOutcome",
     "SweepSpec",
     "SweepSpecError",
     "check",
@@ -20,4 +22,5 @@ __all__ = [
     "loads",
     "parse",
     "planned_runs",
+    "run_sweep",
 ]

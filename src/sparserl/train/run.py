@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import sys
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 from sparserl.agents import PPO, default_preset
 from sparserl.envs import HostEnv
 from sparserl.train.accounting import agent_budget
+from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
 from sparserl.train.off_policy_program import OffPolicyProgram
 from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.outputs import write_csv, write_json
@@ -30,6 +33,9 @@ from sparserl.train.runners import (
 from sparserl.train.spec import ResolvedSpec, TrainSpec, resolve
 from sparserl.train.value_program import ValueProgram
 from sparserl.versions import versions
+
+# Makes the progress display of a phase: (steps per run, runs, label) -> .update(steps, return).
+ProgressFactory = Callable[[int, int, str], Any]
 
 
 @dataclasses.dataclass
@@ -77,28 +83,90 @@ def _points(resolved: ResolvedSpec, targets_for, grid) -> RunPoint:
     )
 
 
-def _run_phase(runner, steps: int, interval: int, runs: int, label: str, on_chunk=None):
-    """Call the runner's chunks for the whole run; returns the history of chunk metrics."""
-    progress = Progress(steps, runs, label)
-    history = []
-    for chunk in range(steps // interval):
+def _run_phase(
+    runner,
+    steps: int,
+    interval: int,
+    label: str,
+    progress: ProgressFactory,
+    runs: int,
+    on_chunk,
+    saver: _Saver,
+):
+    """Call the runner's chunks for the whole run (from the saver's checkpoint, if it has one);
+    returns the history of chunk metrics."""
+    history = saver.resume(runner)
+    shown = progress(steps, runs, label)
+    chunks = steps // interval
+    for chunk in range(len(history), chunks):
         metrics = runner.chunk(chunk)
         done = (chunk + 1) * interval
         history.append((done, time.perf_counter(), metrics))
-        progress.update(done, float(np.mean(metrics["eval_return"])))
+        shown.update(done, float(np.mean(metrics["eval_return"])))
         if on_chunk is not None:
             on_chunk(history)
+        if chunk + 1 < chunks:
+            saver.maybe_save(runner, history)
     return history
 
 
-def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
-    """Train the grid of `spec`; write one directory per run under `out` if given."""
+class _Saver:
+    """A group's start time and checkpointing inside `train`: restores the runner and the start
+    time from a checkpoint, then saves at chunk boundaries when the checkpointer says it is due
+    (without a checkpointer, only the start time)."""
+
+    def __init__(self, checkpointer: Checkpointer | None, t0: float):
+        self.checkpointer, self.t0 = checkpointer, t0
+
+    def resume(self, runner) -> list[HistoryEntry]:
+        """The history so far, after restoring `runner`; empty (runner untouched) without a
+        usable checkpoint."""
+        if self.checkpointer is None:
+            return []
+        try:
+            checkpoint = self.checkpointer.load()
+            if checkpoint is None:
+                return []
+            runner.restore(restore(runner.state(), checkpoint), checkpoint.chunks)
+        except CheckpointError as error:
+            print(f"checkpoint not used, the group restarts: {error}", file=sys.stderr)
+            return []
+        self.t0 = time.perf_counter() - checkpoint.elapsed
+        return [(steps, self.t0 + seconds, m) for steps, seconds, m in checkpoint.history]
+
+    def maybe_save(self, runner, history: list[HistoryEntry]) -> None:
+        if self.checkpointer is not None and self.checkpointer.due():
+            self.checkpointer.save(runner.state(), history, self.t0)
+
+
+def train(
+    spec: TrainSpec,
+    out: str | Path | None = None,
+    *,
+    checkpointer: Checkpointer | None = None,
+    progress: ProgressFactory = Progress,
+    keep: Collection[str] = (),
+) -> list[RunResult]:
+    """Train the grid of `spec`; write one directory per run under `out` if given, except
+    the runs named in `keep` (finished runs a resumed sweep leaves alone). With a
+    `checkpointer`, resume from its checkpoint, save at chunk boundaries and delete it once
+    the summaries are written; a lottery rewind (two phases) is never checkpointed and
+    restarts. `progress(steps, runs, label)` makes the display of a phase."""
     resolved = resolve(spec)
+    output = _Output(Path(out), frozenset(keep)) if out is not None else None
     if resolved.networks is not None:
-        return _train_actor_critic(resolved, out)
-    grid = resolved.grid()
-    out = Path(out) if out is not None else None
-    start_time = time.perf_counter()
+        results = _train_actor_critic(resolved, output, checkpointer, progress)
+    else:
+        results = _train_value(resolved, output, checkpointer, progress)
+    if checkpointer is not None:
+        checkpointer.remove()
+    return results
+
+
+def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
+    """DQN / Rainbow: one program per phase over the grid."""
+    spec, grid = resolved.spec, resolved.grid()
+    saver = _Saver(checkpointer if len(resolved.phases) == 1 else None, time.perf_counter())
     params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
 
     def budget_for(point):
@@ -115,19 +183,21 @@ def train(spec: TrainSpec, out: str | Path | None = None) -> list[RunResult]:
         if len(resolved.phases) > 1:
             label += f" (phase {number + 1}/{len(resolved.phases)})"
         writer = None
-        if out is not None and number == len(resolved.phases) - 1:
-            writer = functools.partial(_write_all, out, resolved, grid, sizes=sizes, t0=start_time)
+        if output is not None and number == len(resolved.phases) - 1:
+            writer = functools.partial(_write_all, output, resolved, grid, sizes, saver)
         program = ValueProgram(resolved.agent, resolved.env, method, spec.eval_episodes)
         runner = ValueRunner(program, points, resolved.eval_interval)
-        history = _run_phase(runner, spec.steps, resolved.eval_interval, len(grid), label, writer)
+        history = _run_phase(
+            runner, spec.steps, resolved.eval_interval, label, progress, len(grid), writer, saver
+        )
         masks = runner.runs.sparse.masks
         phase_results.append(history)
-    results = _results(resolved, grid, phase_results[-1], start_time, budget_for, sizes)
+    results = _results(resolved, grid, phase_results[-1], saver.t0, budget_for, sizes)
     if len(phase_results) > 1:
         pruned = [_eval_returns(phase_results[0], i) for i in range(len(grid))]
         for result, returns in zip(results, pruned, strict=True):
             result.summary["pruning_phase_final_return"] = final_score(returns)
-    return _finish(out, results)
+    return _finish(output, results)
 
 
 def actor_critic_program(
@@ -152,11 +222,10 @@ def actor_critic_program(
     return program, _points(resolved, targets_for, resolved.grid())
 
 
-def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[RunResult]:
+def _train_actor_critic(resolved, output, checkpointer, progress) -> list[RunResult]:
     """SAC / TD3 / PPO: one program over the grid, on a JAX or a host environment."""
     spec, grid = resolved.spec, resolved.grid()
-    out = Path(out) if out is not None else None
-    start_time = time.perf_counter()
+    saver = _Saver(checkpointer, time.perf_counter())
     program, points = actor_critic_program(resolved)
 
     def budget_for(point):
@@ -171,32 +240,43 @@ def _train_actor_critic(resolved: ResolvedSpec, out: str | Path | None) -> list[
     else:
         runner = JaxEnvRunner(program, points, resolved.eval_interval)
     writer = None
-    if out is not None:
+    if output is not None:
         writer = functools.partial(
-            _write_all,
-            out,
-            resolved,
-            grid,
-            sizes=sizes,
-            t0=start_time,
-            methods_at=resolved.methods_at,
+            _write_all, output, resolved, grid, sizes, saver, methods_at=resolved.methods_at
         )
     label = f"{spec.agent} {spec.env} " + "/".join(
         sorted({m.name for m in resolved.networks.values()})
     )
     try:
-        history = _run_phase(runner, spec.steps, resolved.eval_interval, len(grid), label, writer)
+        history = _run_phase(
+            runner, spec.steps, resolved.eval_interval, label, progress, len(grid), writer, saver
+        )
     finally:
         if hasattr(runner, "close"):
             runner.close()
-    results = _results(resolved, grid, history, start_time, budget_for, sizes)
-    return _finish(out, results)
+    results = _results(resolved, grid, history, saver.t0, budget_for, sizes)
+    return _finish(output, results)
 
 
-def _finish(out: Path | None, results: list[RunResult]) -> list[RunResult]:
-    if out is not None:
+@dataclasses.dataclass(frozen=True)
+class _Output:
+    """Where `train` writes: one directory per run under `root`, but none for the runs in
+    `keep`."""
+
+    root: Path
+    keep: frozenset[str]
+
+    def directories(self, resolved: ResolvedSpec, grid) -> list[tuple[int, Path]]:
+        """(grid index, directory) of every run written."""
+        ids = [run_id(resolved.spec, point) for point in grid]
+        return [(i, self.root / name) for i, name in enumerate(ids) if name not in self.keep]
+
+
+def _finish(output: _Output | None, results: list[RunResult]) -> list[RunResult]:
+    if output is not None:
         for result in results:
-            write_json(out / result.run_id / "summary.json", result.summary)
+            if result.run_id not in output.keep:
+                write_json(output.root / result.run_id / "summary.json", result.summary)
     return results
 
 
@@ -274,6 +354,7 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any], methods_at=None) -> d
         "actor_fraction": spec.actor_fraction,
         "seed": point["seed"],
         "sparsity": point["sparsity"],
+        "match_sparsity": spec.match_sparsity,
         "steps": spec.steps,
         "eval_interval": resolved.eval_interval,
         "eval_episodes": spec.eval_episodes,
@@ -287,13 +368,14 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any], methods_at=None) -> d
 
 
 def _write_all(
-    out: Path, resolved, grid, history, *, sizes: _LayerSizes, t0: float, methods_at=None
+    output: _Output, resolved, grid, sizes: _LayerSizes, saver: _Saver, history, *, methods_at=None
 ) -> None:
-    """Rewrite each run's config and metrics after every chunk (atomic, so always valid)."""
-    for index, point in enumerate(grid):
-        directory = out / run_id(resolved.spec, point)
-        if len(history) == 1:
-            write_json(directory / "config.json", _config(resolved, point, methods_at))
+    """Rewrite each run's config and metrics after every chunk (atomic, so always valid); the
+    config after the first chunk, or the first after a resume if it is missing."""
+    t0 = saver.t0
+    for index, directory in output.directories(resolved, grid):
+        if len(history) == 1 or not (directory / "config.json").is_file():
+            write_json(directory / "config.json", _config(resolved, grid[index], methods_at))
         write_csv(directory / "metrics.csv", _metric_rows(history, index, sizes, t0))
 
 
@@ -304,7 +386,10 @@ def _results(resolved, grid, history, t0, budget_for, sizes) -> list[RunResult]:
         budget = budget_for(point)
         rows = _metric_rows(history, index, sizes, t0)
         returns = [row["eval_return"] for row in rows]
-        losses = [v for row in rows for k, v in row.items() if k in history[0][2]["losses"]]
+        loss_names = history[0][2]["losses"]
+        nonfinite = [
+            (row["step"], k) for row in rows for k in loss_names if not math.isfinite(row[k])
+        ]
         summary = {
             "status": "finished",
             "final_return": final_score(returns),
@@ -316,8 +401,10 @@ def _results(resolved, grid, history, t0, budget_for, sizes) -> list[RunResult]:
             "training_flops_per_example": budget["training_flops"],
             "group_wall_s": round(wall, 3),
             "group_runs": len(grid),
-            "finite_loss": bool(all(math.isfinite(v) for v in losses)),
+            "finite_loss": not nonfinite,
         }
+        if nonfinite:  # the first evaluation whose mean loss is NaN or infinite, and which loss
+            summary["nonfinite_loss"] = {"step": nonfinite[0][0], "loss": nonfinite[0][1]}
         if "networks" in budget:
             summary["networks"] = {
                 n: {k: b[k] for k in ("weights", "dense_weights", "parameters", "sparsity")}

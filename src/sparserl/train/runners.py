@@ -18,6 +18,9 @@ from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.point import RunPoint
 from sparserl.train.value_program import ValueProgram
 
+# Host environments resumed at chunk c reset with seed + c * RESUME_SEED_STRIDE (c = 0 at start).
+RESUME_SEED_STRIDE = 1_000_003
+
 
 class ValueRunner:
     """Warm-up, mixed and learning-only chunks of a value-based program."""
@@ -36,6 +39,15 @@ class ValueRunner:
             self.runs, jnp.int32(start), acting, per_chunk - acting
         )
         return jax.device_get(metrics)
+
+    def state(self) -> dict[str, Any]:
+        """The device state a checkpoint saves: everything the next chunk depends on."""
+        return {"runs": self.runs}
+
+    def restore(self, state: dict[str, Any], next_chunk: int) -> None:
+        """Continue from a checkpoint's state; the chunks are then exactly those of an
+        uninterrupted run."""
+        self.runs = state["runs"]
 
 
 class JaxEnvRunner:
@@ -56,6 +68,14 @@ class JaxEnvRunner:
             self.runs, self.envs, jnp.int32(start), acting, self.interval - acting
         )
         return jax.device_get(metrics)
+
+    def state(self) -> dict[str, Any]:
+        """The device state a checkpoint saves: the runs and their environments."""
+        return {"runs": self.runs, "envs": self.envs}
+
+    def restore(self, state: dict[str, Any], next_chunk: int) -> None:
+        """Continue exactly from a checkpoint's state."""
+        self.runs, self.envs = state["runs"], state["envs"]
 
 
 class _HostRunner:
@@ -79,6 +99,22 @@ class _HostRunner:
     def advance(self, start: int, count: int) -> None:
         raise NotImplementedError
 
+    def state(self) -> dict[str, Any]:
+        """The device state a checkpoint saves; gymnasium environments cannot be saved."""
+        return {"runs": self.runs}
+
+    def restore(self, state: dict[str, Any], next_chunk: int) -> None:
+        """Continue from a checkpoint's runs with freshly reset environments: the episodes in
+        progress at the checkpoint restart, so a resumed run is not exactly an uninterrupted
+        one. The reset seeds depend on `next_chunk`, so the new episodes are not replays."""
+        self.runs = state["runs"]
+        self.stats = HostEpisodeStats(*self.stats.shape)
+        self.obs = self.vector.reset(self._env_seeds(next_chunk))
+
+    def _env_seeds(self, chunk: int) -> list[int]:
+        """The seeds of the host environments when chunk `chunk` starts from a reset."""
+        raise NotImplementedError
+
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         """The current deterministic policy of every run: obs [R, K, ...] -> actions."""
         raise NotImplementedError
@@ -100,7 +136,7 @@ class OffPolicyHostRunner(_HostRunner):
         self.seeds = [int(s) for s in seeds]
         self.runs = program.compiled_init(points)
         self.vector = env.vector(len(self.seeds))
-        self.obs = self.vector.reset(self.seeds)
+        self.obs = self.vector.reset(self._env_seeds(0))
         # The first actions: "after step -1", without learning (the same compiled call).
         self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1, False)
         self.evaluator = env.evaluator(len(self.seeds), program.eval_episodes)
@@ -110,6 +146,15 @@ class OffPolicyHostRunner(_HostRunner):
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         program, params = self.program, self.program.params_of(self.runs)
         return lambda obs: np.asarray(program.compiled_greedy(params, obs))
+
+    def _env_seeds(self, chunk: int) -> list[int]:
+        return [seed + RESUME_SEED_STRIDE * chunk for seed in self.seeds]
+
+    def restore(self, state: dict[str, Any], next_chunk: int) -> None:
+        super().restore(state, next_chunk)
+        self.runs, self.actions = self.program.compiled_learn_and_act(
+            self.runs, self.obs, -1, False
+        )
 
     def advance(self, start: int, count: int) -> None:
         """Environment steps start..start+count-1 of every run: act, step, store, learn."""
@@ -149,7 +194,7 @@ class OnPolicyHostRunner(_HostRunner):
         self.runs = program.compiled_init(points)
         self.rollout = program.empty_rollout(runs)
         self.vector = env.vector(runs * num_envs)
-        self.obs = self.vector.reset(env_seeds(self.seeds, num_envs))
+        self.obs = self.vector.reset(self._env_seeds(0))
         self.evaluator = env.evaluator(runs, program.eval_episodes)
         self.stats = HostEpisodeStats(runs, num_envs)
 
@@ -181,6 +226,10 @@ class OnPolicyHostRunner(_HostRunner):
                 self.obs = step.obs
             self.runs = self.runs.replace(collection=cols)
             self.runs = program.compiled_learn(self.runs, self.rollout, iteration)
+
+    def _env_seeds(self, chunk: int) -> list[int]:
+        seeds = [seed + RESUME_SEED_STRIDE * chunk for seed in self.seeds]
+        return env_seeds(seeds, self.shape[1])
 
     def _split(self, x: np.ndarray) -> np.ndarray:
         """`[runs * num_envs, ...]` -> `[runs, num_envs, ...]`."""

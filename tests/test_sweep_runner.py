@@ -1,0 +1,202 @@
+"""The local sweep runner: every run written once under its group, resumed exactly after a
+kill, corrupt runs redone, failures recorded without stopping the sweep, bad specs refused."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jax
+import pandas as pd
+import pytest
+
+from sparserl import results
+from sparserl.sweeps import SweepSpecError, loads, run_sweep
+from sparserl.sweeps.runner import SPEC_FILE
+from sparserl.train import runners
+
+SPEC = """
+name: tiny
+agents: [dqn]
+envs: [CartPole-v1]
+methods: [dense, rigl]
+sparsities: [0.9]
+seeds: 2
+steps: 2000
+eval_interval: 500
+eval_episodes: 2
+overrides:
+  hidden: [16, 16]
+  batch_size: 8
+  min_replay: 64
+  target_update_period: 40
+  replay_capacity: 500
+"""
+GROUPS = ("dqn_CartPole-v1_dense_width1", "dqn_CartPole-v1_rigl_width1")
+WALL_CLOCK = ("group_wall_s",)
+
+
+def _summaries(out: Path) -> dict[str, dict]:
+    found = {}
+    for path in sorted(out.glob("*/*/summary.json")):
+        if ".corrupt-" in path.parent.name:
+            continue
+        summary = json.loads(path.read_text())
+        found[f"{path.parent.parent.name}/{path.parent.name}"] = {
+            k: v for k, v in summary.items() if k not in WALL_CLOCK
+        }
+    return found
+
+
+def _eval_returns(out: Path) -> dict[str, list[float]]:
+    return {
+        f"{p.parent.parent.name}/{p.parent.name}": pd.read_csv(p)["eval_return"].tolist()
+        for p in sorted(out.glob("*/*/metrics.csv"))
+    }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compilation_cache(request) -> Iterator[Path]:
+    """Every test here compiles the same two programs: a persistent JAX cache (in
+    .pytest_cache, kept between sessions) turns the later compilations into cache hits."""
+    directory = request.config.cache.mkdir("jax-compilation")
+    previous = {
+        name: getattr(jax.config, name)
+        for name in ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    }
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    yield directory
+    for name, value in previous.items():  # other test modules compile as before
+        jax.config.update(name, value)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """The tiny sweep run once, uninterrupted."""
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    outcome = run_sweep(loads(SPEC), out)
+    assert (outcome.finished, outcome.failed, outcome.kept) == (4, 0, 0)
+    return out
+
+
+def test_uninterrupted_sweep_finishes_every_run(finished):
+    assert sorted(p.name for p in finished.iterdir() if p.is_dir()) == list(GROUPS)
+    assert loads((finished / SPEC_FILE).read_text()) == loads(SPEC)
+    assert not list(finished.glob("*/checkpoint.npz"))
+    loaded = results.load(finished)
+    assert len(loaded.runs) == 4 and set(loaded.runs["status"]) == {"finished"}
+    assert len(loaded.evaluations) == 4 * 4
+    # A second call keeps everything as it is.
+    before = {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}
+    assert run_sweep(loads(SPEC), finished).kept == 4
+    assert {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_exactly(finished, tmp_path, compilation_cache):
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "sparserl.cli", "sweep", str(tmp_path / "spec.yaml")]
+    command += ["--out", str(out), "--checkpoint-every", "0"]
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(compilation_cache)}
+    env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    process = subprocess.Popen(
+        command, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while not list(out.glob("*/checkpoint.npz")) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    interrupted = results.load(out, include_partial=True).runs
+    assert "partial" in set(interrupted["status"]) and list(out.glob("*/checkpoint.npz"))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "checkpoint not used" not in done.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*")) == sorted(
+        p.relative_to(finished).as_posix() for p in finished.glob("*/*")
+    )
+    assert _summaries(out) == _summaries(finished)
+    assert _eval_returns(out) == _eval_returns(finished)
+    assert not list(out.glob("*/checkpoint.npz"))
+
+
+def test_corrupt_run_is_moved_aside_and_redone(finished, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    run = out / GROUPS[0] / "dqn_CartPole-v1_dense_seed1"
+    (run / "summary.json").write_text('{"status": "fini')
+    kept_files = {p: p.read_bytes() for p in (out / GROUPS[1]).rglob("*") if p.is_file()}
+    outcome = run_sweep(loads(SPEC), out)
+    assert (outcome.finished, outcome.kept) == (1, 3)
+    assert results.inspect_run(run).status == "finished"
+    assert len(list(run.parent.glob(".dqn_CartPole-v1_dense_seed1.corrupt-*"))) == 1
+    # the rest of the group was trained again but its finished files were left alone
+    assert (
+        _summaries(out)[f"{GROUPS[0]}/{run.name}"]
+        == _summaries(finished)[f"{GROUPS[0]}/{run.name}"]
+    )
+    assert {p: p.read_bytes() for p in (out / GROUPS[1]).rglob("*") if p.is_file()} == kept_files
+
+
+def test_failing_group_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    spec = loads(SPEC)
+    chunk = runners.ValueRunner.chunk
+
+    def chunk_or_crash(self, index):
+        if self.program.method.name == "dense" and index == 1:
+            raise FloatingPointError("boom")
+        return chunk(self, index)
+
+    monkeypatch.setattr(runners.ValueRunner, "chunk", chunk_or_crash)
+    outcome = run_sweep(spec, tmp_path / "out")
+    assert (outcome.finished, outcome.failed) == (2, 2)
+    runs = results.load(tmp_path / "out").runs.set_index("run_id")
+    for seed in (0, 1):
+        dense = runs.loc[f"{GROUPS[0]}/dqn_CartPole-v1_dense_seed{seed}"]
+        assert (dense["status"], dense["reason"]) == ("failed", "FloatingPointError: boom")
+        assert runs.loc[f"{GROUPS[1]}/dqn_CartPole-v1_rigl_sparsity0.9_seed{seed}", "status"] == (
+            "finished"
+        )
+    assert not list((tmp_path / "out").glob("*/checkpoint.npz"))
+    # failed runs are kept, unless retried
+    monkeypatch.setattr(runners.ValueRunner, "chunk", chunk)
+    assert run_sweep(spec, tmp_path / "out").kept == 4
+    assert run_sweep(spec, tmp_path / "out", retry_failed=True).finished == 2
+
+
+def test_non_finite_loss_fails_the_run_with_its_step(tmp_path):
+    spec = loads(
+        SPEC.replace("methods: [dense, rigl]", "methods: [dense]").replace(
+            "steps: 2000", "steps: 500"
+        )
+        + "  learning_rate: 1.0e+30\n"
+    )
+    outcome = run_sweep(spec, tmp_path / "out")
+    assert outcome.failed == 2
+    runs = results.load(tmp_path / "out").runs
+    assert set(runs["reason"]) == {"non-finite loss (mean over the chunk ending at step 500)"}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (SPEC.replace("rigl]", "rigl, nope]"), "unknown method 'nope'"),
+        (SPEC.replace("eval_interval: 500", "eval_interval: 3000"), "cannot run"),
+        (SPEC.replace("name: tiny", "name: other"), "holds another sweep"),
+    ],
+)
+def test_bad_spec_leaves_the_directory_untouched(finished, tmp_path, text, message):
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(SweepSpecError, match=message):
+        run_sweep(loads(text), out)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
