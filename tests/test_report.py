@@ -48,6 +48,7 @@ def _run(
     final=1.0,
     summary=None,
     match=None,
+    distribution=None,
 ):
     """A run directory as `sparserl train --out` writes it: 4000 steps, evaluated every 1000."""
     run = root / f"{method}_{sparsity}_w{width}_seed{seed}"
@@ -63,6 +64,7 @@ def _run(
         "eval_interval": 1000,
         "preset": "classic_control",
         "agent_config": {"hidden": [16, 16], "width": width, "gamma": 0.99},
+        "method_config": {"name": method, "distribution": distribution},
     }
     (run / "config.json").write_text(json.dumps(config))
     returns = [final * f for f in (0.25, 0.5, 0.75, 1.0)]
@@ -218,3 +220,13 @@ def test_main_writes_the_report_where_asked(tmp_path, capsys):
     summary = (out / "summary.md").read_text()
     assert "| HalfCheetah-v5 | rigl | 0.9 | 2 |" in summary and "relative to dense" in summary
     assert "| all envs |" not in summary  # one env: nothing to aggregate
+
+
+def test_groups_differ_by_distribution_and_width(tmp_path):
+    for seed in range(2):
+        _run(tmp_path / "erk", "CartPole-v1", "rigl", 0.9, seed, distribution="erk")
+        _run(tmp_path / "uni", "CartPole-v1", "rigl", 0.9, seed, distribution="uniform")
+        _run(tmp_path / "wide", "CartPole-v1", "set", 0.9, seed, width=3.0, distribution="erk")
+    groups = finished_groups(load(tmp_path).runs)
+    # ERK is RigL's default: no suffix; uniform and a wider network are separate groups
+    assert sorted(set(groups["group"])) == ["rigl (uniform) 0.9", "rigl 0.9", "set x3 0.9"]

@@ -3,7 +3,11 @@ dense runs become "dense (matched)" at the sparsity they match) and a group name
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
+
+from sparserl.sparsity import METHODS
 
 DENSE, MATCHED = "dense", "dense (matched)"
 
@@ -21,8 +25,10 @@ def finished_groups(runs: pd.DataFrame) -> pd.DataFrame:
     matched = finished["match_sparsity"].notna()
     width = finished["width"].fillna(1.0)
     finished["label"] = [
-        MATCHED if is_matched else method if w == 1.0 else f"{method} x{w:g}"
-        for method, w, is_matched in zip(finished["method"], width, matched, strict=True)
+        MATCHED if is_matched else _label(method, w, distribution)
+        for method, w, distribution, is_matched in zip(
+            finished["method"], width, finished["distribution"], matched, strict=True
+        )
     ]
     finished.loc[matched, "sparsity"] = finished.loc[matched, "match_sparsity"]
     finished["group"] = [
@@ -30,6 +36,17 @@ def finished_groups(runs: pd.DataFrame) -> pd.DataFrame:
         for label, sparsity in zip(finished["label"], finished["sparsity"], strict=True)
     ]
     return finished.reset_index(drop=True)
+
+
+def _label(method: str, width: float, distribution: Any) -> str:
+    """'rigl', 'rigl (uniform)' when the distribution is not the method's default, 'dense x3'
+    for another width."""
+    label = method
+    fields = METHODS[method].__dataclass_fields__ if method in METHODS else {}
+    default = fields["distribution"].default if "distribution" in fields else None
+    if isinstance(distribution, str) and distribution not in (default, "mixed"):
+        label += f" ({distribution})"
+    return label if width == 1.0 else f"{label} x{width:g}"
 
 
 def unfinished(runs: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,7 @@ SUMMARY_COLUMNS = {
 RUN_COLUMNS = (
     ("run_id", "path", "status", "reason")
     + CONFIG_COLUMNS
+    + ("distribution",)
     + AGENT_NUMBERS
     + ("evaluations", *SUMMARY_COLUMNS)
 )
@@ -97,10 +98,25 @@ def _run_row(run_id: str, record: RunRecord) -> dict[str, Any]:
         "status": record.status.value,
         "reason": record.reason,
         **{key: config.get(key) for key in CONFIG_COLUMNS},
+        "distribution": _distribution(config.get("method_config")),
         **{key: agent.get(key) for key in AGENT_NUMBERS},
         "evaluations": 0 if record.metrics is None else len(record.metrics),
         **{column: summary.get(key) for column, key in SUMMARY_COLUMNS.items()},
     }
+
+
+def _distribution(method_config: Any) -> str | None:
+    """The layer-density distribution of the run's method (one network's, or the networks'
+    common one for actor-critic agents; 'mixed' if they differ), or None (dense)."""
+    if not isinstance(method_config, dict):
+        return None
+    if "distribution" in method_config or not all(
+        isinstance(v, dict) for v in method_config.values()
+    ):
+        value = method_config.get("distribution")
+        return value if isinstance(value, str) else None
+    found = {_distribution(network) for network in method_config.values()} - {None}
+    return found.pop() if len(found) == 1 else ("mixed" if found else None)
 
 
 def _evaluations(metrics: dict[str, pd.DataFrame]) -> pd.DataFrame:
