@@ -1,5 +1,6 @@
 """The network metrics of a chunk for any actor-critic program: per-layer counts of the online
-and target networks, and the mean losses since the last chunk (whose sums start again)."""
+and target networks, and the mean losses since the last chunk (summed per update by
+`add_losses`, started again by `chunk_metrics`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ import jax.numpy as jnp
 from sparserl.train.networks import layer_counts
 
 Runs = TypeVar("Runs")  # batched runs with `nets`, `loss_sums` and `loss_weights`
+
+
+def add_losses(run: Runs, losses: dict[str, tuple[jax.Array, jax.Array]]) -> Runs:
+    """One run with an update's `losses` ({name: (value, weight)}) added to its sums, for the
+    chunk's weighted means."""
+    sums = {n: run.loss_sums[n] + v * w for n, (v, w) in losses.items()}
+    weights = {n: run.loss_weights[n] + w for n, (_, w) in losses.items()}
+    return run.replace(loss_sums=sums, loss_weights=weights)
 
 
 def chunk_metrics(runs: Runs) -> tuple[Runs, dict[str, Any]]:

@@ -17,17 +17,17 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from sparserl import replay
 from sparserl.agents.off_policy import OffPolicyAgent
 from sparserl.train.actor_critic_program import ActorCriticProgram
-from sparserl.train.chunk_metrics import chunk_metrics
+from sparserl.train.chunk_metrics import add_losses, chunk_metrics
 from sparserl.train.episodes import EpisodeStats, JaxEnvCarry
 from sparserl.train.evaluation import evaluate
 from sparserl.train.networks import NetState, NetworkTrainer
 from sparserl.train.point import RunPoint
+from sparserl.train.transitions import replay_transition
 
 PyTree = Any
 
@@ -67,9 +67,8 @@ class OffPolicyProgram(ActorCriticProgram):
         }
 
     def _scale(self, action: jax.Array) -> jax.Array:
-        """[-1, 1] -> the environment's action box."""
         low, high = jnp.asarray(self.env.action_low), jnp.asarray(self.env.action_high)
-        return low + 0.5 * (action + 1.0) * (high - low)
+        return to_action_box(action, low, high)
 
     # ---- one run ----------------------------------------------------------------------------
     def init_run(self, point: RunPoint) -> OffPolicyRun:
@@ -118,9 +117,7 @@ class OffPolicyProgram(ActorCriticProgram):
         nets, extra, losses = self.agent.update(
             run.nets, run.extra, batch, update_key, update_step, trainer
         )
-        sums = {n: run.loss_sums[n] + v * w for n, (v, w) in losses.items()}
-        weights = {n: run.loss_weights[n] + w for n, (_, w) in losses.items()}
-        return run.replace(nets=nets, extra=extra, key=key, loss_sums=sums, loss_weights=weights)
+        return add_losses(run, losses).replace(nets=nets, extra=extra, key=key)
 
     def _greedy_env_actions(self, params: dict[str, PyTree], obs: jax.Array) -> jax.Array:
         return self._scale(self.agent.greedy(params, obs))
@@ -145,16 +142,8 @@ class OffPolicyProgram(ActorCriticProgram):
         def env_step(env: JaxEnvCarry, action):
             key, step_key = jax.random.split(env.key)
             step = self.env.step(step_key, env.state, self._scale(action))
-            ended = step.terminated | step.truncated
-            transition = {
-                "obs": env.obs,
-                "action": action,
-                "reward": step.reward,
-                "next_obs": step.final_obs,
-                "terminal": step.terminated,
-                "episode_end": ended,
-            }
-            stats = env.stats.record(step.reward, ended)
+            transition = replay_transition(env.obs, action, step)
+            stats = env.stats.record(step.reward, transition["episode_end"])
             return JaxEnvCarry(step.state, step.obs, key, stats), transition
 
         envs, transitions = jax.vmap(env_step)(envs, actions)
@@ -213,13 +202,7 @@ class OffPolicyProgram(ActorCriticProgram):
         return jax.jit(jax.vmap(self._greedy_env_actions))
 
 
-def host_transitions(obs: np.ndarray, actions: np.ndarray, step: Any) -> dict[str, np.ndarray]:
-    """The replay transitions of one host step of every run (actions in [-1, 1])."""
-    return {
-        "obs": obs,
-        "action": actions,
-        "reward": step.reward,
-        "next_obs": step.final_obs,
-        "terminal": step.terminated,
-        "episode_end": step.terminated | step.truncated,
-    }
+def to_action_box(action: Any, low: Any, high: Any) -> Any:
+    """Actions in [-1, 1] (the agents' range) -> the environment's box [low, high]; numpy or
+    JAX arrays alike."""
+    return low + 0.5 * (action + 1.0) * (high - low)

@@ -28,7 +28,7 @@ from flax import struct
 
 from sparserl.agents.ppo import LOSS_NAMES, PPO
 from sparserl.train.actor_critic_program import ActorCriticProgram
-from sparserl.train.chunk_metrics import chunk_metrics
+from sparserl.train.chunk_metrics import add_losses, chunk_metrics
 from sparserl.train.episodes import EpisodeStats, JaxEnvCarry
 from sparserl.train.evaluation import evaluate
 from sparserl.train.networks import NetState, NetworkTrainer
@@ -263,9 +263,7 @@ class OnPolicyProgram(ActorCriticProgram):
         trainer = NetworkTrainer(self.method_of, self.optimizer, tau=1.0)
         first_step = iteration * cfg.updates_per_rollout + 1
         nets, losses = self.agent.update(nets, batch, update_key, first_step, trainer)
-        sums = {n: run.loss_sums[n] + v * w for n, (v, w) in losses.items()}
-        weights = {n: run.loss_weights[n] + w for n, (_, w) in losses.items()}
-        return run.replace(nets=nets, key=key, loss_sums=sums, loss_weights=weights)
+        return add_losses(run, losses).replace(nets=nets, key=key)
 
     def _greedy_env_actions(
         self, params: dict[str, PyTree], obs_stats: RunningStats, obs: jax.Array

@@ -169,9 +169,6 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
     saver = _Saver(checkpointer if len(resolved.phases) == 1 else None, time.perf_counter())
     params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
 
-    def budget_for(point):
-        return agent_budget(resolved, point["sparsity"])
-
     sizes = _LayerSizes.of(agent_budget(resolved, None))
     phase_results = []
     masks = None
@@ -192,7 +189,7 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
         )
         masks = runner.runs.sparse.masks
         phase_results.append(history)
-    results = _results(resolved, grid, phase_results[-1], saver.t0, budget_for, sizes)
+    results = _results(resolved, grid, phase_results[-1], saver.t0, sizes)
     if len(phase_results) > 1:
         pruned = [_eval_returns(phase_results[0], i) for i in range(len(grid))]
         for result, returns in zip(results, pruned, strict=True):
@@ -228,10 +225,7 @@ def _train_actor_critic(resolved, output, checkpointer, progress) -> list[RunRes
     saver = _Saver(checkpointer, time.perf_counter())
     program, points = actor_critic_program(resolved)
 
-    def budget_for(point):
-        return agent_budget(resolved, point["sparsity"])
-
-    sizes = _LayerSizes.of(budget_for({"sparsity": (spec.sparsities or (None,))[0]}))
+    sizes = _LayerSizes.of(agent_budget(resolved, (spec.sparsities or (None,))[0]))
     if isinstance(resolved.env, HostEnv):
         host_runner = (
             OnPolicyHostRunner if isinstance(program, OnPolicyProgram) else OffPolicyHostRunner
@@ -254,7 +248,7 @@ def _train_actor_critic(resolved, output, checkpointer, progress) -> list[RunRes
     finally:
         if hasattr(runner, "close"):
             runner.close()
-    results = _results(resolved, grid, history, saver.t0, budget_for, sizes)
+    results = _results(resolved, grid, history, saver.t0, sizes)
     return _finish(output, results)
 
 
@@ -379,11 +373,11 @@ def _write_all(
         write_csv(directory / "metrics.csv", _metric_rows(history, index, sizes, t0))
 
 
-def _results(resolved, grid, history, t0, budget_for, sizes) -> list[RunResult]:
+def _results(resolved, grid, history, t0, sizes) -> list[RunResult]:
     wall = time.perf_counter() - t0
     results = []
     for index, point in enumerate(grid):
-        budget = budget_for(point)
+        budget = agent_budget(resolved, point["sparsity"])
         rows = _metric_rows(history, index, sizes, t0)
         returns = [row["eval_return"] for row in rows]
         loss_names = history[0][2]["losses"]

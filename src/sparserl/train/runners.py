@@ -13,9 +13,10 @@ import numpy as np
 
 from sparserl.envs import HostEnv
 from sparserl.train.episodes import HostEpisodeStats
-from sparserl.train.off_policy_program import OffPolicyProgram, host_transitions
+from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
 from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.point import RunPoint
+from sparserl.train.transitions import replay_transition
 from sparserl.train.value_program import ValueProgram
 
 # Host environments resumed at chunk c reset with seed + c * RESUME_SEED_STRIDE (c = 0 at start).
@@ -161,9 +162,10 @@ class OffPolicyHostRunner(_HostRunner):
         program = self.program
         for t in range(start, start + count):
             actions = np.asarray(self.actions)
-            step = self.vector.step(self.low + 0.5 * (actions + 1.0) * (self.high - self.low))
-            self.stats.record(step.reward, step.terminated | step.truncated)
-            self.runs = program.compiled_store(self.runs, host_transitions(self.obs, actions, step))
+            step = self.vector.step(to_action_box(actions, self.low, self.high))
+            transition = replay_transition(self.obs, actions, step)
+            self.stats.record(step.reward, transition["episode_end"])
+            self.runs = program.compiled_store(self.runs, transition)
             learning = t >= program.learning_starts
             self.runs, self.actions = program.compiled_learn_and_act(
                 self.runs, step.obs, t, learning

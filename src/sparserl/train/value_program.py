@@ -24,9 +24,11 @@ from sparserl import replay
 from sparserl.agents import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
 from sparserl.envs import JaxEnv
 from sparserl.sparsity import SparseMethod, SparseState
+from sparserl.train.episodes import EpisodeStats
 from sparserl.train.evaluation import evaluate
 from sparserl.train.networks import Optimizer, layer_counts
 from sparserl.train.point import RunPoint
+from sparserl.train.transitions import replay_transition
 
 PyTree = Any
 
@@ -44,12 +46,10 @@ class RunState:
     obs: jax.Array
     key: jax.Array
     gamma: jax.Array
-    episode_return: jax.Array
+    episodes: EpisodeStats
     # Accumulated since the last chunk boundary, for the metrics of the chunk:
     loss_sum: jax.Array
     loss_count: jax.Array
-    finished_return_sum: jax.Array
-    finished_episodes: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,11 +114,9 @@ class ValueProgram:
             obs=obs,
             key=key,
             gamma=jnp.asarray(point.gamma, jnp.float32),
-            episode_return=zero,
+            episodes=EpisodeStats.zeros(),
             loss_sum=zero,
             loss_count=zero,
-            finished_return_sum=zero,
-            finished_episodes=zero,
         )
 
     # ---- one run's pieces -----------------------------------------------------------------
@@ -134,28 +132,17 @@ class ValueProgram:
         )
         action = epsilon_greedy(act_key, q, epsilon)
         step = self.env.step(env_key, run.env_state, action)
-        ended = step.terminated | step.truncated
-        transition = {
-            "obs": run.obs,
-            "action": action,
-            "reward": step.reward,
-            "next_obs": step.final_obs,
-            "terminal": step.terminated,
-            "episode_end": ended,
-        }
+        transition = replay_transition(run.obs, action, step)
         if self.agent.prioritized:
             buffer = replay.prioritized.add(run.buffer, transition, cfg.n_step)
         else:
             buffer = replay.uniform.add(run.buffer, transition)
-        episode_return = run.episode_return + step.reward
         return run.replace(
             buffer=buffer,
             env_state=step.state,
             obs=step.obs,
             key=key,
-            episode_return=jnp.where(ended, 0.0, episode_return),
-            finished_return_sum=run.finished_return_sum + jnp.where(ended, episode_return, 0.0),
-            finished_episodes=run.finished_episodes + ended,
+            episodes=run.episodes.record(step.reward, transition["episode_end"]),
         )
 
     def _sample(self, run: RunState, key: jax.Array):
@@ -249,16 +236,13 @@ class ValueProgram:
         runs = scan(self._learning_iteration, runs, start + acting, learning)
         metrics = {
             "eval_return": jax.vmap(self._evaluate)(runs),
-            "train_return": runs.finished_return_sum / jnp.maximum(runs.finished_episodes, 1),
-            "train_episodes": runs.finished_episodes,
+            **runs.episodes.chunk_metrics(),
             "losses": {"loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1)},
             "online": jax.vmap(layer_counts)(runs.params, runs.sparse.masks),
             "target": jax.vmap(layer_counts)(runs.target_params, runs.sparse.masks),
         }
         zero = jnp.zeros_like(runs.loss_sum)
-        runs = runs.replace(
-            loss_sum=zero, loss_count=zero, finished_return_sum=zero, finished_episodes=zero
-        )
+        runs = runs.replace(loss_sum=zero, loss_count=zero, episodes=runs.episodes.restart())
         return runs, metrics
 
     @functools.cached_property
