@@ -145,6 +145,9 @@ def test_probability_of_improvement():
         (lambda: performance_profiles(SCORES, []), "thresholds"),
         (lambda: probability_of_improvement(SCORES, [("a", "z")]), r"'z'.*known.*'a', 'b'"),
         (lambda: probability_of_improvement(SCORES, []), "no .* pairs"),
+        (lambda: interval_estimates(SCORES, reps=-5), "reps .* positive integer, got -5"),
+        (lambda: performance_profiles(SCORES, [1.0], reps=0), "got 0"),
+        (lambda: interval_estimates(SCORES, confidence=95), r"confidence must be in \(0, 1\)"),
     ],
 )
 def test_aggregate_bad_inputs_raise(call, message):

@@ -37,6 +37,14 @@ def _seeded(seed: int) -> Iterator[None]:
         np.random.set_state(state)
 
 
+def _check_bootstrap(reps: int, confidence: float) -> None:
+    """Bootstrap settings rliable would fail on obscurely (e.g. "negative dimensions")."""
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
+        raise ValueError(f"reps (bootstrap samples) must be a positive integer, got {reps!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
 def _checked(matrices: Mapping[str, npt.ArrayLike]) -> dict[str, np.ndarray]:
     """Float [runs, tasks] matrices, all finite and over the same number of tasks."""
     if not matrices:
@@ -74,6 +82,7 @@ def interval_estimates(
 ) -> pd.DataFrame:
     """Point estimate and stratified-bootstrap CI of each metric for each algorithm: one row per
     (algorithm, metric) with columns algorithm, metric, estimate, low, high."""
+    _check_bootstrap(reps, confidence)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise ValueError(f"unknown or no metrics {unknown}; allowed: {list(METRICS)}")
@@ -111,6 +120,7 @@ def performance_profiles(
 ) -> pd.DataFrame:
     """Score distributions: the fraction of runs (over all tasks) scoring above each threshold,
     with its CI; columns algorithm, threshold, fraction, low, high."""
+    _check_bootstrap(reps, confidence)
     taus = np.asarray(thresholds, dtype=float)
     if taus.ndim != 1 or taus.size == 0:
         raise ValueError(f"thresholds must be a non-empty 1-D grid, got shape {taus.shape}")
@@ -151,6 +161,7 @@ def probability_of_improvement(
     """P(X > Y) for each (x, y) pair: the chance that a run of X beats a run of Y on a task
     (Mann-Whitney U), averaged over tasks, with its CI; columns x, y, estimate, low, high.
     rliable's statistic is slow: about 2 ms per repetition per pair at 10 runs x 5 tasks."""
+    _check_bootstrap(reps, confidence)
     checked = _checked(matrices)
     if not pairs:
         raise ValueError("no (x, y) algorithm pairs given")
