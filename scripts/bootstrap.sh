@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv at the repo root and install sparserl with the pinned versions of
+# Create .venv at the repo root and install sparserl (with its dev and ray extras: the tests
+# cover the Ray backend) at the pinned versions of
 # constraints.txt. Idempotent: reinstalls only when pyproject.toml or constraints.txt change.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +16,6 @@ want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "[bootstrap] installing sparserl and its pinned dependencies into .venv" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip 2>/dev/null || true
-  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,ray]"
   echo "$want" > "$stamp"
 fi

@@ -1,6 +1,7 @@
 """The local sweep runner: every run written once under its group, resumed exactly after a
 kill, corrupt runs redone, failures recorded without stopping the sweep, bad specs refused."""
 
+import io
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import pytest
 
 from sparserl import results
 from sparserl.sweeps import SweepSpecError, loads, run_sweep
+from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import SPEC_FILE
 from sparserl.train import runners
 
@@ -200,3 +202,65 @@ def test_bad_spec_leaves_the_directory_untouched(finished, tmp_path, text, messa
     with pytest.raises(SweepSpecError, match=message):
         run_sweep(loads(text), out)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.fixture
+def local_ray(compilation_cache, monkeypatch):
+    """A 2-CPU Ray runtime on this machine whose workers share the compilation cache."""
+    ray = pytest.importorskip("ray")  # an optional extra; scripts/test.sh installs it
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(compilation_cache))
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_backend_writes_the_runs_of_the_local_backend(finished, tmp_path, local_ray):
+    out, stream = tmp_path / "out", io.StringIO()
+    outcome = run_sweep(loads(SPEC), out, backend="ray", stream=stream)
+    assert (outcome.finished, outcome.failed, outcome.kept) == (4, 0, 0)
+    assert _summaries(out) == _summaries(finished)
+    assert _eval_returns(out) == _eval_returns(finished)
+    assert not list(out.glob("*/checkpoint.npz"))
+    assert "sweep: 4/4 runs finished, 0 running, 0 failed" in stream.getvalue()
+    assert local_ray.is_initialized()  # a runtime the caller started is left running
+    # a group lost half-way resumes on Ray like on the local backend
+    shutil.rmtree(out / GROUPS[1])
+    assert run_sweep(loads(SPEC), out, backend="ray").finished == 2
+    assert _summaries(out) == _summaries(finished)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"backend": "spark"}, r"backend 'spark' is not one of \['local', 'ray'\]"),
+        (
+            {"ray": RayOptions(address="auto")},
+            r"Ray options RayOptions\(address='auto'.* are for backend 'ray', not 'local'",
+        ),
+        (
+            {"backend": "ray", "ray": RayOptions(cpus_per_group=0)},
+            "cpus_per_group must be a positive number, got 0",
+        ),
+        (
+            {"backend": "ray", "ray": RayOptions(gpus_per_group=-1)},
+            "gpus_per_group must be a non-negative number, got -1",
+        ),
+    ],
+)
+def test_bad_backend_options_are_refused_before_writing(tmp_path, options, message):
+    with pytest.raises(SweepSpecError, match=message):
+        run_sweep(loads(SPEC), tmp_path / "out", **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_workers_get_one_xla_thread_per_cpu_and_share_gpus_lazily(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    assert RayOptions().runtime_env() == {
+        "env_vars": {"XLA_FLAGS": "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"}
+    }
+    assert RayOptions(cpus_per_group=4).runtime_env() == {}
+    assert RayOptions(cpus_per_group=4, gpus_per_group=0.25).runtime_env() == {
+        "env_vars": {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    }
+    assert RayOptions(cpus_per_group=4, gpus_per_group=1).runtime_env() == {}

@@ -16,7 +16,8 @@ from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_m
 from sparserl.sparsity.distributions import DISTRIBUTIONS
 from sparserl.sparsity.summary import mlp_shapes
 from sparserl.sweeps import PRESETS, SCALES, SweepSpecError, load, load_preset
-from sparserl.sweeps.runner import run_sweep
+from sparserl.sweeps.ray_backend import RayOptions
+from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 
@@ -204,13 +205,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     path = Path(args.spec)
     spec = load(path) if path.is_file() else load_preset(args.spec, args.scale)
     outcome = run_sweep(
-        spec, args.out, retry_failed=args.retry_failed, checkpoint_every=args.checkpoint_every
+        spec,
+        args.out,
+        backend=args.backend,
+        retry_failed=args.retry_failed,
+        checkpoint_every=args.checkpoint_every,
+        ray=_ray_options(args),
     )
     print(
         f"{args.out}: {outcome.finished} run(s) finished, {outcome.failed} failed, "
         f"{outcome.kept} kept from before"
     )
     return 1 if outcome.failed else 0
+
+
+def _ray_options(args: argparse.Namespace) -> RayOptions | None:
+    """The Ray options given on the command line; None when none were (the local default)."""
+    given = {
+        name: getattr(args, name)
+        for name in ("address", "cpus_per_group", "gpus_per_group")
+        if getattr(args, name) is not None
+    }
+    return RayOptions(**given) if given or args.backend == "ray" else None
 
 
 def _add_method_options(parser: argparse.ArgumentParser) -> None:
@@ -343,7 +359,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", choices=SCALES, default="smoke", help="preset scale (default: smoke)"
     )
     sweep.add_argument(
-        "--backend", choices=("local",), default="local", help="where groups run (default: local)"
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="where groups run: one after another here (local, the default) or one Ray task "
+        "per group (ray; needs the ray extra and an --out every node sees at the same path)",
+    )
+    sweep.add_argument(
+        "--ray-address",
+        dest="address",
+        help="the Ray cluster to join, e.g. auto (default: start Ray on this machine)",
+    )
+    sweep.add_argument(
+        "--cpus-per-group",
+        type=float,
+        help="CPUs each Ray task reserves (default 1; XLA then uses one thread per task)",
+    )
+    sweep.add_argument(
+        "--gpus-per-group",
+        type=float,
+        help="GPUs each Ray task reserves (default 0; a fraction shares a GPU between groups)",
     )
     sweep.add_argument("--retry-failed", action="store_true", help="redo the failed runs")
     sweep.add_argument(

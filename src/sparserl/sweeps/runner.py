@@ -1,6 +1,6 @@
-"""Run a sweep on this machine, group after group, into DIR/<group_id>/<run_id>: finished runs
-are skipped, interrupted groups resume from their checkpoint, failures are recorded and the
-sweep goes on.
+"""Run a sweep into DIR/<group_id>/<run_id>, group after group on this machine or one Ray task
+per group: finished runs are skipped, interrupted groups resume from their checkpoint,
+failures are recorded and the sweep goes on.
 
 Resume rules, per run directory: finished -> kept; failed -> kept (redone with
 `retry_failed`); corrupt -> moved aside to `.<run>.corrupt-<timestamp>` and redone; partial or
@@ -20,14 +20,16 @@ import yaml
 
 from sparserl.results import RunStatus, inspect_run
 from sparserl.sweeps.grid import check, expand, group_id, planned_runs
+from sparserl.sweeps.groups import Group, run_group
 from sparserl.sweeps.progress import SweepProgress
+from sparserl.sweeps.ray_backend import RayOptions, run_on_ray
 from sparserl.sweeps.spec import SweepSpec, SweepSpecError, parse
 from sparserl.train.checkpoint import CHECKPOINT, Checkpointer
-from sparserl.train.outputs import write_atomic, write_json
-from sparserl.train.run import train
+from sparserl.train.outputs import write_atomic
 from sparserl.train.spec import TrainSpec
 
 SPEC_FILE = "sweep.yaml"
+BACKENDS = ("local", "ray")
 
 
 @dataclasses.dataclass
@@ -39,32 +41,28 @@ class SweepOutcome:
     failed: int = 0
 
 
-@dataclasses.dataclass
-class _Group:
-    """One group to look at: its spec, directory, run ids and the runs it keeps as they are."""
-
-    spec: TrainSpec
-    directory: Path
-    run_ids: list[str]
-    keep: set[str]
-    failed: int  # of the kept runs
-
-    @property
-    def todo(self) -> list[str]:
-        return [r for r in self.run_ids if r not in self.keep]
-
-
 def run_sweep(
     spec: SweepSpec,
     out: str | Path,
     *,
+    backend: str = "local",
     retry_failed: bool = False,
     checkpoint_every: float = 600.0,
     stream=None,
+    ray: RayOptions | None = None,
 ) -> SweepOutcome:
-    """Run every group of `spec` into `out`; raises SweepSpecError before writing anything if
-    a group cannot run or `out` holds another sweep."""
-    out = Path(out)
+    """Run every group of `spec` into `out`, one after another on this machine (`local`) or as
+    one Ray task per group (`ray`, see RayOptions). Raises SweepSpecError before writing
+    anything if the backend is unknown or unavailable, a group cannot run or `out` holds
+    another sweep."""
+    if backend not in BACKENDS:
+        raise SweepSpecError(f"backend {backend!r} is not one of {list(BACKENDS)}")
+    if backend == "ray":
+        ray = ray or RayOptions()
+        ray.check()
+    elif ray is not None:
+        raise SweepSpecError(f"Ray options {ray} are for backend 'ray', not {backend!r}")
+    out = Path(out).absolute()  # Ray workers may start elsewhere
     groups = expand(spec)
     check(groups)
     _claim(out, spec)
@@ -74,18 +72,28 @@ def run_sweep(
     ]
     kept = sum(len(p.keep) for p in plans)
     failed_before = sum(p.failed for p in plans)
-    work = sum(len(p.run_ids) * p.spec.steps for p in plans if p.todo)
+    work = sum(p.work for p in plans if p.todo)
     progress = SweepProgress(len(runs), kept - failed_before, failed_before, work, stream)
-    outcome = SweepOutcome(kept=kept)
     for plan in plans:
         if not plan.todo:
             Checkpointer(plan.directory / CHECKPOINT, plan.spec).remove()
-            continue
-        finished, failed = _run_group(plan, checkpoint_every, progress)
-        outcome.finished += finished
-        outcome.failed += failed
+    todo = [p for p in plans if p.todo]
+    if backend == "ray":
+        counts = run_on_ray(todo, checkpoint_every, progress, ray)
+    else:
+        counts = [_run_locally(plan, checkpoint_every, progress) for plan in todo]
     progress.close()
-    return outcome
+    return SweepOutcome(
+        kept=kept, finished=sum(f for f, _ in counts), failed=sum(f for _, f in counts)
+    )
+
+
+def _run_locally(plan: Group, checkpoint_every: float, progress: SweepProgress) -> tuple[int, int]:
+    label = plan.directory.name
+    progress.start_group(label, len(plan.run_ids), plan.work)
+    finished, failed = run_group(plan, checkpoint_every, progress.phase(label))
+    progress.end_group(label, finished, failed)
+    return finished, failed
 
 
 def _claim(out: Path, spec: SweepSpec) -> None:
@@ -127,7 +135,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _prepare(out: Path, spec: TrainSpec, run_ids: list[str], retry_failed: bool) -> _Group:
+def _prepare(out: Path, spec: TrainSpec, run_ids: list[str], retry_failed: bool) -> Group:
     """Inspect the group's run directories: keep finished (and failed, unless retried) runs,
     move corrupt ones aside, clear the failed summaries of retried ones."""
     directory = out / group_id(spec)
@@ -145,43 +153,4 @@ def _prepare(out: Path, spec: TrainSpec, run_ids: list[str], retry_failed: bool)
         elif record.status == RunStatus.CORRUPT:
             # hidden, so results.load does not list it again
             path.rename(path.with_name(f".{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"))
-    return _Group(spec, directory, run_ids, keep, failed)
-
-
-def _run_group(plan: _Group, checkpoint_every: float, progress: SweepProgress) -> tuple[int, int]:
-    """Train one group, resuming from its checkpoint; returns (finished, failed) run counts.
-    An exception fails every run the group writes; a non-finite loss fails that run."""
-    todo = plan.todo
-    progress.start_group(
-        plan.directory.name, len(plan.run_ids), len(plan.run_ids) * plan.spec.steps
-    )
-    checkpointer = Checkpointer(plan.directory / CHECKPOINT, plan.spec, checkpoint_every)
-    try:
-        results = train(
-            plan.spec,
-            plan.directory,
-            checkpointer=checkpointer,
-            progress=progress.phase,
-            keep=plan.keep,
-        )
-    except Exception as error:  # a crash fails this group's runs, not the sweep
-        reason = f"{type(error).__name__}: {error}"
-        for name in todo:
-            write_json(
-                plan.directory / name / "summary.json", {"status": "failed", "reason": reason}
-            )
-        checkpointer.remove()
-        progress.end_group(0, len(todo))
-        return 0, len(todo)
-    failed = 0
-    for result in results:
-        bad = result.summary.get("nonfinite_loss")
-        if result.run_id in plan.keep or bad is None:
-            continue
-        reason = f"non-finite {bad['loss']} (mean over the chunk ending at step {bad['step']})"
-        write_json(
-            plan.directory / result.run_id / "summary.json", {"status": "failed", "reason": reason}
-        )
-        failed += 1
-    progress.end_group(len(todo) - failed, failed)
-    return len(todo) - failed, failed
+    return Group(spec, directory, run_ids, keep, failed)
