@@ -18,32 +18,38 @@ def mean_final_return(**spec) -> float:
     return float(np.mean([r.summary["final_return"] for r in results]))
 
 
-def test_dense_dqn_learns_cartpole():
-    score = mean_final_return(
-        agent="dqn", env="CartPole-v1", seeds=3, steps=40_000, eval_interval=4000
+def _cartpole(agent: str, steps: int, **changes) -> float:
+    """Mean final return over 3 seeds on CartPole-v1 with a 128x128 network (the preset's
+    512x512 takes ~4x longer per seed) and one evaluation, at the end (the final return is
+    the last evaluation either way)."""
+    return mean_final_return(
+        agent=agent,
+        env="CartPole-v1",
+        seeds=3,
+        steps=steps,
+        eval_interval=steps,
+        agent_options={"hidden": (128, 128)},
+        **changes,
     )
-    assert score >= 150
+
+
+def test_dense_dqn_learns_cartpole():
+    # These 3 seeds measured 229 at 30k steps; the worst of 6 other 3-seed sets (seeds 3..17)
+    # measured 103 (seeds are ~125-370 with an occasional ~75).
+    assert _cartpole("dqn", 30_000) >= 70
 
 
 @pytest.mark.parametrize("method", ["prune", "set", "rigl"])
 def test_90_percent_sparse_dqn_learns_cartpole(method):
-    score = mean_final_return(
-        agent="dqn",
-        env="CartPole-v1",
-        method=method,
-        sparsities=(0.9,),
-        seeds=2,
-        steps=40_000,
-        eval_interval=4000,
-    )
-    assert score >= 100
+    # These 3 seeds measured 217 (prune), 155 (set), 219 (rigl) at 40k steps; the worst of
+    # 3 other 3-seed sets (seeds 3..11) measured 122, 110 and 128.
+    assert _cartpole("dqn", 40_000, method=method, sparsities=(0.9,)) >= 75
 
 
 def test_rainbow_learns_cartpole():
-    score = mean_final_return(
-        agent="rainbow", env="CartPole-v1", seeds=2, steps=20_000, eval_interval=2000
-    )
-    assert score >= 200
+    # These 3 seeds measured 318 at 20k steps; the worst of 3 other 3-seed sets (seeds 3..11)
+    # measured 190.
+    assert _cartpole("rainbow", 20_000) >= 130
 
 
 def _pendulum(agent: str, steps: int, hidden: int, options=None, **changes) -> float:
