@@ -11,7 +11,7 @@ import pytest
 
 from sparserl.report import ReportError, main, write_report
 from sparserl.report.groups import finished_groups
-from sparserl.report.scores import final_scores
+from sparserl.report.scores import final_scores, scheme_for
 from sparserl.report.tables import interval
 from sparserl.results import load
 from sparserl.stats import interval_estimates, normalize, score_matrices
@@ -230,3 +230,18 @@ def test_groups_differ_by_distribution_and_width(tmp_path):
     groups = finished_groups(load(tmp_path).runs)
     # ERK is RigL's default: no suffix; uniform and a wider network are separate groups
     assert sorted(set(groups["group"])) == ["rigl (uniform) 0.9", "rigl 0.9", "set x3 0.9"]
+
+
+@pytest.mark.parametrize(
+    "env, scheme",
+    [
+        ("ALE/Pong-v5", "human"),  # registered Atari game with reference scores
+        ("PongNoFrameskip-v4", "human"),  # an Atari id from another protocol
+        ("ALE/Carnival-v5", "none"),  # one of the 60 games without a human score
+        ("CartPole-v1", "min_max"),
+        ("HalfCheetah-v5", "dense"),
+        ("SomethingElse-v0", "none"),
+    ],
+)
+def test_normalisation_scheme_per_environment(env, scheme):
+    assert scheme_for(env) == scheme

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from sparserl.envs.atari import AtariEnv
+from sparserl.envs.atari_games import ATARI_60, ale_env_id
 from sparserl.envs.errors import EnvConfigError
 from sparserl.envs.gymnasium_env import HostEnv
 from sparserl.envs.gymnax_env import JaxEnv
@@ -16,12 +18,13 @@ class EnvSpec:
 
     env_id: str
     backend_id: str
-    family: str  # classic_control | minatar | mujoco: selects presets and the default torso
+    family: str  # classic_control | minatar | mujoco | atari: selects presets and the default torso
     torso: str  # the network body used for it by default
     # (low, high) box the Q-network rescales observations from, to [-1, 1]
     obs_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     # gymnax: JAX-native, stepped inside the jitted program (JaxEnv);
-    # gymnasium: stepped on the host in Python (HostEnv), e.g. MuJoCo.
+    # gymnasium: stepped on the host in Python (HostEnv), e.g. MuJoCo;
+    # ale: Atari games stepped on the host with Dopamine's preprocessing (AtariEnv).
     backend: str = "gymnax"
 
 
@@ -51,16 +54,24 @@ ENVS: dict[str, EnvSpec] = {
             EnvSpec(name, name, "mujoco", "mlp", backend="gymnasium")
             for name in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")
         ),
+        # Atari through the ALE, by gymnasium id ("ALE/Pong-v5"): Dopamine's 60 games, which hold
+        # the 15 of Graesser et al. 2022 and the 26 of Atari 100k (envs.atari_games).
+        *(
+            EnvSpec(ale_env_id(game), ale_env_id(game), "atari", "nature_cnn", backend="ale")
+            for game in ATARI_60
+        ),
     )
 }
 
 
-def make_env(env_id: str) -> JaxEnv | HostEnv:
-    """The environment for `env_id`: a JaxEnv (gymnax) or a HostEnv (gymnasium) by its backend;
-    an unknown id is an error listing the known ones."""
+def make_env(env_id: str) -> JaxEnv | HostEnv | AtariEnv:
+    """The environment for `env_id`: a JaxEnv (gymnax), a HostEnv (gymnasium) or an AtariEnv
+    (ale) by its backend; an unknown id is an error listing the known ones."""
     spec = ENVS.get(env_id)
     if spec is None:
         raise EnvConfigError(f"unknown environment {env_id!r}; choose one of {list(ENVS)}")
     if spec.backend == "gymnasium":
         return HostEnv.from_gymnasium(spec)
+    if spec.backend == "ale":
+        return AtariEnv.from_spec(spec)
     return JaxEnv.from_gymnax(spec)

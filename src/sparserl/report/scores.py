@@ -28,8 +28,10 @@ def scheme_names(schemes: str) -> str:
 
 
 def scheme_for(env: str) -> str:
-    """The normalisation scheme of `env`'s family; 'none' for an env of no known family."""
-    if env in ENVS:
+    """The normalisation scheme of `env`'s family: human-normalised for Atari games with
+    reference scores (also ids not registered here), raw returns for other Atari games and
+    envs of no known family."""
+    if env in ENVS and ENVS[env].family != "atari":
         return FAMILY_SCHEMES.get(ENVS[env].family, "none")
     try:
         atari_game(env)

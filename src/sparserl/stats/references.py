@@ -89,17 +89,31 @@ CLASSIC_CONTROL_RANGES: dict[str, tuple[float, float]] = {
     "MountainCarContinuous-v0": (-33.3, 100.0),
 }
 
+# Games of Dopamine's 60 (sparserl.envs.atari_games.ATARI_60) outside the Atari-57 table: none
+# has a human score in the DQN-line tables above (dqn_zoo, Google Research), so none can be
+# human-normalised.
+ATARI_WITHOUT_HUMAN_SCORE = ("AirRaid", "Carnival", "ElevatorAction", "JourneyEscape", "Pooyan")
+
 # "ALE/Breakout-v5", "BreakoutNoFrameskip-v4", "BreakoutDeterministic-v4", "Breakout-v4".
 _ATARI_ENV_ID = re.compile(r"^(?:ALE/)?(?P<game>[A-Za-z]+?)(?:NoFrameskip|Deterministic)?-v\d+$")
 _GAME_KEYS = {game.lower(): game for game in ATARI_RANDOM_HUMAN}
+_UNSCORED_KEYS = {game.lower() for game in ATARI_WITHOUT_HUMAN_SCORE}
 
 
 def atari_game(env_id: str) -> str:
     """The table's game name for a game name or gymnasium/ALE id ("ALE/Breakout-v5",
-    "BreakoutNoFrameskip-v4", "breakout", "ms_pacman" -> "Breakout", "MsPacman")."""
+    "BreakoutNoFrameskip-v4", "breakout", "ms_pacman" -> "Breakout", "MsPacman"); an error for
+    a game with no reference scores."""
     match = _ATARI_ENV_ID.match(env_id)
     name = match["game"] if match else env_id
-    game = _GAME_KEYS.get(name.replace("_", "").lower())
+    key = name.replace("_", "").lower()
+    if key in _UNSCORED_KEYS:
+        raise ValueError(
+            f"no human reference score for Atari game {env_id!r} (the standard tables have "
+            f"none for {', '.join(ATARI_WITHOUT_HUMAN_SCORE)}), so no human-normalised score; "
+            f"games with one: {', '.join(sorted(ATARI_RANDOM_HUMAN))}"
+        )
+    game = _GAME_KEYS.get(key)
     if game is None:
         raise ValueError(
             f"unknown Atari game {env_id!r}; known games: {', '.join(sorted(ATARI_RANDOM_HUMAN))}"
