@@ -21,6 +21,21 @@ def nstep_batch(
     the window. Indices wrap modulo the capacity; `gamma` may be traced (e.g. vmapped).
     With n_step = 1 this is the one-step transition with discount gamma * (1 - terminal).
     """
+    returns, discounts, last = nstep_returns(storage, indices, n_step, gamma)
+    return {
+        "obs": _gather(storage["obs"], indices),
+        "action": _gather(storage["action"], indices),
+        "return": returns,
+        "next_obs": _gather(storage["next_obs"], last),
+        "discount": discounts,
+    }
+
+
+def nstep_returns(
+    storage: PyTree, indices: jax.Array, n_step: int, gamma: float | jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(return, discount, last) of the n-step windows starting at `indices` (see
+    `nstep_batch`); `storage` needs `reward`, `terminal` and `episode_end`."""
     capacity = capacity_of(storage)
     steps = jnp.arange(n_step)
     window = (indices[:, None] + steps) % capacity
@@ -31,13 +46,9 @@ def nstep_batch(
     m = alive.sum(axis=1)
     last = (indices + m - 1) % capacity
     gamma = jnp.asarray(gamma, jnp.float32)
-    return {
-        "obs": _gather(storage["obs"], indices),
-        "action": _gather(storage["action"], indices),
-        "return": jnp.sum(jnp.where(alive, gamma**steps * rewards, 0.0), axis=1),
-        "next_obs": _gather(storage["next_obs"], last),
-        "discount": jnp.where(storage["terminal"][last].astype(bool), 0.0, gamma**m),
-    }
+    returns = jnp.sum(jnp.where(alive, gamma**steps * rewards, 0.0), axis=1)
+    discounts = jnp.where(storage["terminal"][last].astype(bool), 0.0, gamma**m)
+    return returns, discounts, last
 
 
 def _gather(tree: PyTree, indices: jax.Array) -> PyTree:
