@@ -25,7 +25,7 @@ import numpy as np
 
 from sparserl.envs.errors import EnvConfigError
 from sparserl.envs.facts import EnvFacts
-from sparserl.envs.gymnasium_env import episode_seeds
+from sparserl.envs.gymnasium_env import VectorEvaluator, episode_seeds
 
 if TYPE_CHECKING:
     from sparserl.envs.registry import EnvSpec
@@ -352,21 +352,11 @@ class AtariVector:
         self.close()
 
 
-class AtariEvaluator:
+class AtariEvaluator(VectorEvaluator):
     """Evaluates `runs` policies for `episodes` episodes each on `runs * episodes` games, with
-    optional pixel noise (Graesser et al. 2022's robustness test).
+    optional pixel noise (Graesser et al. 2022's robustness test)."""
 
-    The games are made once and reseeded by every `evaluate` call, so repeated evaluations
-    during training cost no env construction and each result depends only on its seed.
-    """
-
-    def __init__(self, env: AtariEnv, runs: int, episodes: int):
-        if runs < 1 or episodes < 1:
-            raise ValueError(f"runs and episodes must be at least 1, got {runs}, {episodes}")
-        self.env = env
-        self.runs = runs
-        self.episodes = episodes
-        self.vector = AtariVector(env, runs * episodes)
+    vector_class = AtariVector
 
     def evaluate(self, policy: Policy, seed: int, noise_sigma: float = 0.0) -> np.ndarray:
         """Mean raw (unclipped) return per run, `[runs]` float64, of one episode in every game,
@@ -397,12 +387,3 @@ class AtariEvaluator:
             frames[playing] = add_pixel_noise(vector._frames(playing), noise_sigma, rng)
             obs = stack.push(frames)
         return returns.reshape(runs, episodes).mean(axis=1)
-
-    def close(self) -> None:
-        self.vector.close()
-
-    def __enter__(self) -> AtariEvaluator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

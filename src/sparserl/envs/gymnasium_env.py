@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import gymnasium
 import mujoco
@@ -165,20 +165,35 @@ def episode_seeds(seed: int, runs: int, episodes: int) -> np.ndarray:
     return ((start + np.arange(runs * episodes, dtype=np.int64)) % 2**32).reshape(runs, episodes)
 
 
-class Evaluator:
-    """Evaluates `runs` policies for `episodes` episodes each on `runs * episodes` host envs.
+class VectorEvaluator:
+    """What the host evaluators share: `runs * episodes` envs of `vector_class`, made once and
+    reseeded by every `evaluate` call, so repeated evaluations during training cost no env
+    construction and each result depends only on its seed; closed with the evaluator."""
 
-    The envs are made once and reseeded by every `evaluate` call, so repeated evaluations
-    during training cost no env construction and each result depends only on its seed.
-    """
+    vector_class: Any
 
-    def __init__(self, env: HostEnv, runs: int, episodes: int):
+    def __init__(self, env: Any, runs: int, episodes: int):
         if runs < 1 or episodes < 1:
             raise ValueError(f"runs and episodes must be at least 1, got {runs}, {episodes}")
         self.env = env
         self.runs = runs
         self.episodes = episodes
-        self.vector = HostVector(env, runs * episodes)
+        self.vector = self.vector_class(env, runs * episodes)
+
+    def close(self) -> None:
+        self.vector.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Evaluator(VectorEvaluator):
+    """Evaluates `runs` policies for `episodes` episodes each on `runs * episodes` host envs."""
+
+    vector_class = HostVector
 
     def evaluate(self, policy: Policy, seed: int) -> np.ndarray:
         """Mean undiscounted return per run, `[runs]` float64, of one episode in every env.
@@ -203,15 +218,6 @@ class Evaluator:
                 if terminated or truncated:
                     active[i] = False
         return returns.reshape(runs, episodes).mean(axis=1)
-
-    def close(self) -> None:
-        self.vector.close()
-
-    def __enter__(self) -> Evaluator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def evaluate_host(env: HostEnv, policy: Policy, runs: int, episodes: int, seed: int) -> np.ndarray:
