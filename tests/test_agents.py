@@ -18,6 +18,8 @@ from sparserl.agents import (
 )
 from sparserl.envs import make_env
 
+KEY = jax.random.key(0)  # DQN and Rainbow draw nothing from it
+
 
 def test_huber_is_quadratic_inside_one_and_linear_outside():
     values = losses.huber(jnp.array([0.0, 0.5, -1.0, 2.0, -3.0]))
@@ -83,11 +85,11 @@ def test_dqn_loss_is_huber_of_the_td_error():
         "discount": jnp.array([0.9, 0.0]),
     }
     # td errors: 1 - (0.5 + 0.9 * 10) = -8.5 ; 2 - 1 = 1
-    loss = agent.per_example_loss(_table_apply, online, target, batch)
+    loss = agent.per_example_loss(_table_apply, online, target, batch, KEY)
     np.testing.assert_allclose(loss, [8.0, 0.5])
     double = DQN(ValueConfig(double_q=True))
     # online argmax at s'=1 is action 0 -> target value 0: error 1 - 0.5 = 0.5
-    loss = double.per_example_loss(_table_apply, online, target, batch)
+    loss = double.per_example_loss(_table_apply, online, target, batch, KEY)
     np.testing.assert_allclose(loss, [0.125, 0.5])
 
 
@@ -102,11 +104,12 @@ def test_rainbow_loss_is_cross_entropy_to_the_projected_target():
         "next_obs": jnp.array([0]),
         "discount": jnp.array([1.0]),
     }
-    loss = agent.per_example_loss(_table_apply, {"q": logits}, {"q": target_logits}, batch)
+    loss = agent.per_example_loss(_table_apply, {"q": logits}, {"q": target_logits}, batch, KEY)
     # greedy next action under the target: action 0 (mean 0 > mean -1); its shifted mass at
     # 0.5 projects to [0, 0.5, 0.5] -> loss = -(0.5 log 0.3 + 0.5 log 0.5)
     np.testing.assert_allclose(loss, [-(0.5 * np.log(0.3) + 0.5 * np.log(0.5))], rtol=1e-5)
-    np.testing.assert_allclose(agent.q_values(logits)[0], [0.3, 0.0], atol=1e-6)
+    q = agent.q_values(_table_apply, {"q": logits}, jnp.array([0]), KEY)
+    np.testing.assert_allclose(q[0], [0.3, 0.0], atol=1e-6)
 
 
 def test_dopamine_epsilon_schedule():

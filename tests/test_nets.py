@@ -206,7 +206,7 @@ def test_matched_width_for_a_tenth_of_the_cartpole_mlp():
     dense = 266_242
     target = round(0.1 * dense)
     width = nets.matched_width(
-        lambda w: nets.make_q_network("mlp", 2, width=w), jnp.zeros((1, 4)), target
+        lambda w: nets.make_q_network("mlp", 2, width=w), (jnp.zeros((1, 4)),), target
     )
 
     def count(units):  # h^2 + 8h + 2 for hidden (h, h), obs 4, 2 actions

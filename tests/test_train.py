@@ -30,7 +30,8 @@ SMALL = {
         (
             {"agent": "a2c"},
             AgentConfigError,
-            "unknown agent 'a2c'; choose one of ['dqn', 'rainbow', 'sac', 'td3', 'ppo']",
+            "unknown agent 'a2c'; choose one of ['dqn', 'rainbow', 'iqn', 'm-iqn', 'sac', 'td3', "
+            "'ppo']",
         ),
         ({"env": "Pendulum-v1"}, AgentConfigError, "dqn needs discrete actions"),
         ({"steps": 0}, TrainConfigError, "steps must be a positive integer, got 0"),

@@ -1,13 +1,20 @@
-"""sparserl.agents: value-based agents (DQN, Rainbow) as configs plus per-example losses, and
-actor-critic agents (SAC, TD3, PPO) as configs plus an update over named networks.
+"""sparserl.agents: value-based agents (DQN, Rainbow, IQN, M-IQN) as configs plus per-example
+losses, and actor-critic agents (SAC, TD3, PPO) as configs plus an update over named networks.
 
 Agents never see the sparse method: the training loop masks, updates topologies and syncs
 targets around the agent's losses.
 """
 
-from sparserl.agents.config import SWEEPABLE, RainbowConfig, ValueConfig
+from sparserl.agents.config import (
+    SWEEPABLE,
+    IQNConfig,
+    MunchausenIQNConfig,
+    RainbowConfig,
+    ValueConfig,
+)
 from sparserl.agents.dqn import DQN
 from sparserl.agents.errors import AgentConfigError
+from sparserl.agents.iqn import IQN, MunchausenIQN
 from sparserl.agents.off_policy import OffPolicyAgent
 from sparserl.agents.off_policy_config import OffPolicyConfig, SACConfig, TD3Config
 from sparserl.agents.ppo import PPO
@@ -23,6 +30,10 @@ __all__ = [
     "ACTOR_CRITIC",
     "AGENTS",
     "DQN",
+    "IQN",
+    "IQNConfig",
+    "MunchausenIQN",
+    "MunchausenIQNConfig",
     "OffPolicyAgent",
     "OffPolicyConfig",
     "PPO",

@@ -51,7 +51,7 @@ def check_gamma(config: AgentConfig) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class ValueConfig(AgentConfig):
-    """Shared by DQN and Rainbow. Defaults: Dopamine's DQN on Atari (Obando-Ceron et al.
+    """Shared by the value-based agents. Defaults: Dopamine's DQN on Atari (Obando-Ceron et al.
     2024, Table 2); presets override them per environment family."""
 
     torso: str | None = None  # None: the environment's default network body
@@ -125,3 +125,61 @@ class RainbowConfig(ValueConfig):
             raise AgentConfigError(f"num_atoms must be >= 2, got {self.num_atoms!r}")
         if not self.v_min < self.v_max:
             raise AgentConfigError(f"need v_min < v_max, got {self.v_min!r} and {self.v_max!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class IQNConfig(ValueConfig):
+    """Dopamine's JAX IQN (Dabney et al. 2018) on Atari: implicit_quantile.gin, the settings
+    of Obando-Ceron et al. 2024, Table 2. Uniform replay and a* from the target network, as
+    Dopamine's agent."""
+
+    learning_rate: float = 5e-5  # Table 2
+    adam_eps: float = 3.125e-4  # Table 2
+    n_step: int = 3  # Table 2 (update horizon)
+    kappa: float = 1.0  # Huber threshold κ, Table 2
+    num_tau_samples: int = 64  # N online fractions in the loss, Table 2
+    num_tau_prime_samples: int = 64  # N' target fractions in the loss, Table 2
+    num_quantile_samples: int = 32  # K fractions averaged into Q-values to act, Table 2
+    quantile_embedding_dim: int = 64  # n cosines (Dabney et al. 2018, eq. 4; Dopamine)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "kappa")
+        check_ints(
+            self,
+            1,
+            "num_tau_samples",
+            "num_tau_prime_samples",
+            "num_quantile_samples",
+            "quantile_embedding_dim",
+        )
+        if self.loss != "huber":
+            raise AgentConfigError(
+                f"IQN trains with the quantile Huber loss (set by kappa); loss {self.loss!r} "
+                "does not apply, leave it 'huber'"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class MunchausenIQNConfig(IQNConfig):
+    """M-IQN (Vieillard et al. 2020): IQN's settings (Obando-Ceron et al. 2024, Table 2) plus
+    the Munchausen terms, defaults of the authors' munchausen_rl m_iqn.py."""
+
+    entropy_temperature: float = 0.03  # τ of π = softmax(q / τ): Table 2 "Tau", m_iqn.py
+    munchausen_alpha: float = 0.9  # α scaling τ log π(a|s) in the reward: m_iqn.py
+    log_policy_clip: float = -1.0  # l0, τ log π(a|s) clipped to [l0, 0]: m_iqn.py
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "entropy_temperature")
+        if not 0.0 <= self.munchausen_alpha <= 1.0:
+            raise AgentConfigError(
+                f"munchausen_alpha must be in [0, 1], got {self.munchausen_alpha!r}"
+            )
+        if not self.log_policy_clip < 0:
+            raise AgentConfigError(f"log_policy_clip must be < 0, got {self.log_policy_clip!r}")
+        if self.double_q:
+            raise AgentConfigError(
+                "M-IQN bootstraps with the softmax policy, not a greedy a*; double_q=True "
+                "does not apply"
+            )

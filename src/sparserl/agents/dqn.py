@@ -17,7 +17,9 @@ class DQN(ValueAgent):
 
     name: ClassVar[str] = "dqn"
 
-    def per_example_loss(self, apply: Any, params: Any, target_params: Any, batch: dict):
+    def per_example_loss(
+        self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array
+    ) -> jax.Array:
         q = apply(params, batch["obs"])
         next_target = apply(target_params, batch["next_obs"])
         next_online = apply(params, batch["next_obs"]) if self.config.double_q else None

@@ -61,6 +61,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+# IQN and M-IQN: Dopamine has no classic-control or MinAtar IQN settings; they take the DQN
+# schedules of their family, with a* from the target network as Dopamine's IQN (and M-IQN's
+# softmax bootstrap, which has no a*); N, N', K, κ, n-step 3 and the Munchausen terms stay
+# at their Atari values.
+_IQN = {
+    "atari": {},
+    "classic_control": {**_CLASSIC_CONTROL_DQN, "double_q": False},
+    "minatar": _MINATAR_DQN,
+}
+PRESETS["iqn"] = _IQN
+PRESETS["m-iqn"] = _IQN
+
 
 # Off-policy actor-critic agents: the config defaults are the MuJoCo settings of each paper.
 # Pendulum / MountainCarContinuous: 1000 random steps and lr 1e-3 (rl-baselines3-zoo's

@@ -34,18 +34,24 @@ class Rainbow(ValueAgent):
         cfg = self.config
         return jnp.linspace(cfg.v_min, cfg.v_max, cfg.num_atoms)
 
-    def q_values(self, outputs: jax.Array) -> jax.Array:
-        return jnp.sum(jax.nn.softmax(outputs, axis=-1) * self.support, axis=-1)
+    def expected_values(self, logits: jax.Array) -> jax.Array:
+        """Q-values [B, A]: the means of the atom distributions of logits [B, A, atoms]."""
+        return jnp.sum(jax.nn.softmax(logits, axis=-1) * self.support, axis=-1)
 
-    def per_example_loss(self, apply: Any, params: Any, target_params: Any, batch: dict):
+    def q_values(self, apply: Any, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        return self.expected_values(apply(params, obs))
+
+    def per_example_loss(
+        self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array
+    ) -> jax.Array:
         logits = losses.chosen(apply(params, batch["obs"]), batch["action"])
         next_logits = apply(target_params, batch["next_obs"])
         if self.config.double_q:
-            next_online = self.q_values(apply(params, batch["next_obs"]))
+            next_online = self.q_values(apply, params, batch["next_obs"], key)
         else:
             next_online = None
         next_actions = losses.greedy_next_actions(
-            next_online, self.q_values(next_logits), self.config.double_q
+            next_online, self.expected_values(next_logits), self.config.double_q
         )
         next_probs = jax.nn.softmax(losses.chosen(next_logits, next_actions), axis=-1)
         target = losses.categorical_projection(

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sparserl.agents.config import AgentConfig, RainbowConfig, ValueConfig
+from sparserl.agents.config import (
+    AgentConfig,
+    IQNConfig,
+    MunchausenIQNConfig,
+    RainbowConfig,
+    ValueConfig,
+)
 from sparserl.agents.dqn import DQN
 from sparserl.agents.errors import AgentConfigError
+from sparserl.agents.iqn import IQN, MunchausenIQN
 from sparserl.agents.off_policy import OffPolicyAgent
 from sparserl.agents.off_policy_config import SACConfig, TD3Config
 from sparserl.agents.ppo import PPO
@@ -20,6 +27,8 @@ from sparserl.agents.value_agent import ValueAgent
 AGENTS: dict[str, tuple[type, type[AgentConfig]]] = {
     "dqn": (DQN, ValueConfig),
     "rainbow": (Rainbow, RainbowConfig),
+    "iqn": (IQN, IQNConfig),
+    "m-iqn": (MunchausenIQN, MunchausenIQNConfig),
     "sac": (SAC, SACConfig),
     "td3": (TD3, TD3Config),
     "ppo": (PPO, PPOConfig),

@@ -1,4 +1,5 @@
-"""What DQN and Rainbow share: the Q-network for an environment, greedy values, ε-greedy."""
+"""What the value-based agents share: the Q-network for an environment, greedy values,
+ε-greedy."""
 
 from __future__ import annotations
 
@@ -17,11 +18,17 @@ from sparserl.nets import make_q_network
 
 @dataclasses.dataclass(frozen=True)
 class ValueAgent:
-    """A value-based agent: a config plus its per-example loss; the loop does the rest."""
+    """A value-based agent: a config plus its per-example loss; the loop does the rest.
+
+    `apply(params, *inputs)` runs the agent's network on the inputs `example_inputs`
+    describes. Agents that sample (IQN's quantile fractions) draw from the `key` given to
+    `q_values` and `per_example_loss`; the others ignore it.
+    """
 
     config: ValueConfig
     name: ClassVar[str] = "value"
     num_atoms: ClassVar[int] = 1
+    quantile_embedding_dim: ClassVar[int | None] = None
 
     @property
     def prioritized(self) -> bool:
@@ -48,14 +55,19 @@ class ValueAgent:
             num_atoms=self.num_atoms,
             dueling=cfg.dueling,
             obs_bounds=env.spec.obs_bounds,
+            quantile_embedding_dim=self.quantile_embedding_dim,
         )
 
-    def q_values(self, outputs: jax.Array) -> jax.Array:
-        """Q-values [B, A] from the network's outputs."""
-        return outputs
+    def example_inputs(self, obs_shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
+        """One-example network inputs, for initialisation and FLOP accounting."""
+        return (jnp.zeros((1, *obs_shape), jnp.float32),)
+
+    def q_values(self, apply: Any, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        """Q-values [B, A] of observations [B, ...], for acting."""
+        return apply(params, obs)
 
     def per_example_loss(
-        self, apply: Any, params: Any, target_params: Any, batch: dict
+        self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array
     ) -> jax.Array:
         """Loss of each example of an n-step batch (obs, action, return, next_obs, discount)."""
         raise NotImplementedError

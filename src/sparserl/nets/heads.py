@@ -7,15 +7,44 @@ import jax
 import jax.numpy as jnp
 
 
+def scaled_observations(
+    obs: jax.Array,
+    input_scale: float,
+    obs_low: tuple[float, ...] | None,
+    obs_high: tuple[float, ...] | None,
+) -> jax.Array:
+    """float32 observations times `input_scale`, mapped from [obs_low, obs_high] to [-1, 1]
+    when both bounds are given (Dopamine's classic-control nets)."""
+    x = jnp.asarray(obs, jnp.float32) * input_scale
+    if obs_low is not None and obs_high is not None:
+        low, high = jnp.asarray(obs_low), jnp.asarray(obs_high)
+        x = 2.0 * (x - low) / (high - low) - 1.0
+    return x
+
+
+def q_head(features: jax.Array, num_actions: int, num_atoms: int, dueling: bool) -> jax.Array:
+    """The output layer, named `head`, on features `[..., F]`: Q-values `[..., A]`, or atom
+    logits `[..., A, num_atoms]` when `num_atoms > 1`. Call it inside a compact method.
+
+    With `dueling` (Wang et al. 2016), the value and advantage streams are the two parts of
+    that one layer (the same maths as two layers on the same features).
+    """
+    streams = num_actions + (1 if dueling else 0)
+    out = nn.Dense(streams * num_atoms, name="head")(features)
+    out = out.reshape(*features.shape[:-1], streams, num_atoms)
+    if dueling:
+        value, advantage = out[..., :1, :], out[..., 1:, :]
+        out = value + advantage - advantage.mean(axis=-2, keepdims=True)
+    return out[..., 0] if num_atoms == 1 else out
+
+
 class QNetwork(nn.Module):
     """A torso followed by one Q head layer, the output layer.
 
     Takes a batch `[B, *obs_shape]` and returns Q-values `[B, num_actions]` when
     `num_atoms == 1`, else per-action atom logits `[B, num_actions, num_atoms]` (C51,
     Bellemare et al. 2017). Layers are named `encoder/...` then `head`: the output layer is
-    last both in creation order and in the sorted order JAX transforms leave dicts in. With
-    `dueling`, the value and advantage streams are the two parts of that one head layer
-    (the same maths as two layers on the same features), so it is still one output layer.
+    last both in creation order and in the sorted order JAX transforms leave dicts in.
     """
 
     encoder: nn.Module
@@ -29,16 +58,5 @@ class QNetwork(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        x = jnp.asarray(obs, jnp.float32) * self.input_scale
-        if self.obs_low is not None and self.obs_high is not None:
-            low, high = jnp.asarray(self.obs_low), jnp.asarray(self.obs_high)
-            x = 2.0 * (x - low) / (high - low) - 1.0
-        features = self.encoder(x)
-        batch = features.shape[0]
-        streams = self.num_actions + (1 if self.dueling else 0)
-        out = nn.Dense(streams * self.num_atoms, name="head")(features)
-        out = out.reshape(batch, streams, self.num_atoms)
-        if self.dueling:
-            value, advantage = out[:, :1], out[:, 1:]
-            out = value + advantage - advantage.mean(axis=1, keepdims=True)
-        return out[..., 0] if self.num_atoms == 1 else out
+        x = scaled_observations(obs, self.input_scale, self.obs_low, self.obs_high)
+        return q_head(self.encoder(x), self.num_actions, self.num_atoms, self.dueling)

@@ -59,15 +59,16 @@ def width_for_parameter_count(
 
 
 def matched_width(
-    network_factory: Callable[[float], nn.Module], example_obs: Any, target: int
+    network_factory: Callable[[float], nn.Module], example_inputs: tuple[Any, ...], target: int
 ) -> float:
-    """The width at which `network_factory(width)` has about `target` parameters.
+    """The width at which `network_factory(width)` has about `target` parameters;
+    `example_inputs` are the network's call arguments (an observation batch, IQN's τ too).
 
     Counts with `jax.eval_shape` of `init`, so no weights are ever materialised.
     """
     key = jax.random.key(0)
 
     def count_at_width(width: float) -> int:
-        return parameter_count(jax.eval_shape(network_factory(width).init, key, example_obs))
+        return parameter_count(jax.eval_shape(network_factory(width).init, key, *example_inputs))
 
     return width_for_parameter_count(count_at_width, target)

@@ -6,23 +6,18 @@ import dataclasses
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sparserl.sparsity import SparseMethod, budget_table, kernel_shapes
 from sparserl.sparsity.masks import kernel_name
 
 
-def obs_input(obs_shape: tuple[int, ...]) -> tuple[jax.Array]:
-    """The one-example input tuple of a network that reads only observations."""
-    return (jnp.zeros((1, *obs_shape), jnp.float32),)
-
-
 def kernel_positions(network: Any, params: Any, inputs: tuple[jax.Array, ...]) -> dict[str, int]:
-    """Layer name -> output positions per example (H·W for a conv, 1 for a dense layer).
+    """Layer name -> output positions per example: H·W for a conv, 1 for a dense layer on
+    `[B, F]`, N for one on `[B, N, F]` (IQN's layers after the τ embedding).
 
-    A conv kernel is applied once per output position, so its FLOPs scale with them; the
-    shapes come from `jax.eval_shape`, nothing is computed.
+    A kernel is applied once per output position, so its FLOPs scale with them; the shapes
+    come from `jax.eval_shape`, nothing is computed.
     """
 
     def run(p):
@@ -30,12 +25,11 @@ def kernel_positions(network: Any, params: Any, inputs: tuple[jax.Array, ...]) -
 
     captured = jax.eval_shape(run, params)["intermediates"]
     positions = {}
-    for name, shape in kernel_shapes(params).items():
+    for name in kernel_shapes(params):
         node = captured
         for part in name.split("/"):
             node = node[part]
-        out_shape = node["__call__"][0].shape
-        positions[name] = int(np.prod(out_shape[1:-1])) if len(shape) > 2 else 1
+        positions[name] = int(np.prod(node["__call__"][0].shape[1:-1]))
     return positions
 
 
@@ -94,7 +88,7 @@ def agent_budget(resolved: Any, level: float | None) -> dict[str, Any]:
         if level is not None:
             method = dataclasses.replace(method, sparsity=level)
         network = agent.network(env)
-        inputs = obs_input(env.obs_shape)
+        inputs = agent.example_inputs(env.obs_shape)
         return network_budget(method, network, jax.eval_shape(network.init, key, *inputs), inputs)
     inputs = agent.example_inputs(env.obs_shape)
     budgets = {}

@@ -164,7 +164,7 @@ def train(
 
 
 def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
-    """DQN / Rainbow: one program per phase over the grid."""
+    """Value-based agents (DQN, Rainbow, IQN): one program per phase over the grid."""
     spec, grid = resolved.spec, resolved.grid()
     saver = _Saver(checkpointer if len(resolved.phases) == 1 else None, time.perf_counter())
     params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()

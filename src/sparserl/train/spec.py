@@ -7,7 +7,6 @@ import itertools
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from sparserl.agents import (
     ACTOR_CRITIC,
@@ -21,7 +20,7 @@ from sparserl.envs import JaxEnv, make_env
 from sparserl.nets import matched_width
 from sparserl.nets.width import parameter_count, width_for_parameter_count
 from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
-from sparserl.train.accounting import network_budget, obs_input
+from sparserl.train.accounting import network_budget
 from sparserl.train.errors import TrainConfigError
 from sparserl.train.split import split_sparsities
 
@@ -212,15 +211,15 @@ def _check_match(spec: TrainSpec, method: str | None) -> SparseMethod:
 def _parameter_matched(spec: TrainSpec, env: JaxEnv, agent: ValueAgent) -> ValueAgent:
     """The agent with the width whose dense network matches the sparse parameter count."""
     reference = _check_match(spec, spec.method)
+    inputs = agent.example_inputs(env.obs_shape)
     network = agent.network(env)
-    params = jax.eval_shape(network.init, jax.random.key(0), jnp.zeros((1, *env.obs_shape)))
-    target = network_budget(reference, network, params, obs_input(env.obs_shape))["parameters"]
-    width = matched_width(
-        lambda w: dataclasses.replace(agent, config=agent.config.replace(width=w)).network(env),
-        jnp.zeros((1, *env.obs_shape)),
-        target,
-    )
-    return dataclasses.replace(agent, config=agent.config.replace(width=width))
+    params = jax.eval_shape(network.init, jax.random.key(0), *inputs)
+    target = network_budget(reference, network, params, inputs)["parameters"]
+
+    def at_width(width: float) -> ValueAgent:
+        return dataclasses.replace(agent, config=agent.config.replace(width=width))
+
+    return at_width(matched_width(lambda w: at_width(w).network(env), inputs, target))
 
 
 def _parameter_matched_actor_critic(spec: TrainSpec, env: Any, agent: Any, method: str) -> Any:

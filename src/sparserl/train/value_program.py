@@ -76,8 +76,7 @@ class ValueProgram:
     def example_params(self, key: jax.Array | None = None) -> PyTree:
         """Network parameters for one run (shapes and layer names)."""
         key = jax.random.key(0) if key is None else key
-        obs = jnp.zeros((1, *self.env.obs_shape), jnp.float32)
-        return self.network.init(key, obs)
+        return self.network.init(key, *self.agent.example_inputs(self.env.obs_shape))
 
     def _new_buffer(self, obs: jax.Array):
         cfg = self.agent.config
@@ -120,13 +119,15 @@ class ValueProgram:
         )
 
     # ---- one run's pieces -----------------------------------------------------------------
-    def _apply(self, params: PyTree, obs: jax.Array) -> jax.Array:
-        return self.network.apply(params, obs)
+    def _apply(self, params: PyTree, *inputs: jax.Array) -> jax.Array:
+        return self.network.apply(params, *inputs)
 
     def _act(self, run: RunState, env_step: jax.Array) -> RunState:
         cfg = self.agent.config
-        key, act_key, env_key = jax.random.split(run.key, 3)
-        q = self.agent.q_values(self._apply(run.params, run.obs[None]))[0]
+        # The agent's key comes last: with JAX's partitionable threefry (the default),
+        # split(k, n + 1)[:n] == split(k, n), so the other streams do not depend on it.
+        key, act_key, env_key, q_key = jax.random.split(run.key, 4)
+        q = self.agent.q_values(self._apply, run.params, run.obs[None], q_key)[0]
         epsilon = linearly_decaying_epsilon(
             env_step, cfg.epsilon_decay_steps, cfg.min_replay, cfg.epsilon_train
         )
@@ -159,11 +160,13 @@ class ValueProgram:
         return indices, weights, batch
 
     def _update(self, run: RunState, optimizer_step: jax.Array) -> RunState:
-        key, sample_key = jax.random.split(run.key)
+        key, sample_key, loss_key = jax.random.split(run.key, 3)
         indices, weights, batch = self._sample(run, sample_key)
 
         def loss_fn(params):
-            per_example = self.agent.per_example_loss(self._apply, params, run.target_params, batch)
+            per_example = self.agent.per_example_loss(
+                self._apply, params, run.target_params, batch, loss_key
+            )
             return jnp.mean(weights * per_example), per_example
 
         (loss, per_example), grads = jax.value_and_grad(loss_fn, has_aux=True)(run.params)
@@ -213,9 +216,9 @@ class ValueProgram:
         epsilon = self.agent.config.epsilon_eval
 
         def act(obs, act_key):
-            q = self.agent.q_values(self._apply(run.params, obs))
-            keys = jax.random.split(act_key, obs.shape[0])
-            return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys, q, epsilon)
+            keys = jax.random.split(act_key, obs.shape[0] + 1)
+            q = self.agent.q_values(self._apply, run.params, obs, keys[-1])
+            return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys[:-1], q, epsilon)
 
         return evaluate(self.env, act, key, self.eval_episodes)
 

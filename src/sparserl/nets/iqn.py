@@ -1,0 +1,52 @@
+"""The implicit quantile network of IQN (Dabney et al. 2018): quantile values Z_τ(x, a) for
+sampled fractions τ, from torso features modulated by a cosine embedding of τ."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from sparserl.nets.heads import q_head, scaled_observations
+
+
+def cosine_basis(taus: jax.Array, dim: int) -> jax.Array:
+    """cos(π i τ) for i = 1..dim: `[..., N]` fractions to `[..., N, dim]` features.
+
+    Dabney et al. 2018 (eq. 4) sum over i = 0..n-1; Dopamine's networks use i = 1..n, whose
+    first term is not a constant duplicating the bias. We follow Dopamine.
+    """
+    frequencies = jnp.pi * jnp.arange(1, dim + 1, dtype=jnp.float32)
+    return jnp.cos(taus[..., None].astype(jnp.float32) * frequencies)
+
+
+class ImplicitQuantileNetwork(nn.Module):
+    """Torso features ψ(x) `[B, F]` times φ(τ) = ReLU(Dense_F(cos(π i τ))) `[B, N, F]`, then
+    the output layer: quantile values `[B, N, num_actions]` for fractions `taus` `[B, N]`.
+
+    Layers are named `encoder/...`, `cosine_embedding` (the `dim x F` kernel of φ, a prunable
+    layer like any other) and `head`: the output layer is last both in creation order and in
+    sorted order, as in `QNetwork`, so the sparsity engine's output-layer conventions hold.
+
+    The product comes after the whole torso, as in the classic-control and MinAtar IQN of
+    Ceron & Castro 2021 (Revisiting Rainbow, on Dopamine). Dopamine's Atari IQN multiplies
+    the flattened conv output instead and puts its 512-unit dense layer after the product.
+    """
+
+    encoder: nn.Module
+    num_actions: int
+    embedding_dim: int = 64  # n = 64 cosines (Dabney et al. 2018, eq. 4)
+    dueling: bool = False  # Wang et al. 2016
+    input_scale: float = 1.0
+    obs_low: tuple[float, ...] | None = None
+    obs_high: tuple[float, ...] | None = None
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, taus: jax.Array) -> jax.Array:
+        x = scaled_observations(obs, self.input_scale, self.obs_low, self.obs_high)
+        features = self.encoder(x)
+        embedding = nn.Dense(features.shape[-1], name="cosine_embedding")(
+            cosine_basis(taus, self.embedding_dim)
+        )
+        modulated = features[:, None, :] * nn.relu(embedding)
+        return q_head(modulated, self.num_actions, 1, self.dueling)

@@ -1,0 +1,312 @@
+"""IQN and M-IQN on hand-checkable cases: the quantile Huber loss, the Munchausen target, the
+cosine embedding, the network's shapes, counts and FLOPs, the agents' targets, their configs,
+and masks respected while training sparse."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import sparserl.nets as nets
+import sparserl.sparsity as sp
+from sparserl.agents import (
+    IQN,
+    AgentConfigError,
+    IQNConfig,
+    MunchausenIQN,
+    MunchausenIQNConfig,
+    losses,
+    make_agent,
+)
+from sparserl.cli import main
+from sparserl.envs import make_env
+from sparserl.sweeps import SweepSpecError, check, expand, group_id, parse
+from sparserl.train import TrainSpec, resolve, train
+from sparserl.train.value_program import ValueProgram
+
+KEY = jax.random.key(0)
+
+
+def test_quantile_huber_loss_on_both_sides_of_kappa():
+    # Online quantiles 0 and 1 at τ = 0.25, 0.75; target samples 0.5 and 3.
+    # δ = target - quantile: (0.5, -0.5) for the first sample, (3, 2) for the second.
+    # κ = 1: Huber 0.125, 0.125 | 2.5, 1.5; weights |τ - 1{δ<0}| 0.25, 0.25 | 0.25, 0.75
+    #   -> sums over the quantiles 0.0625 and 1.75, mean over the samples 0.90625.
+    # κ = 2: Huber / κ 0.0625, 0.0625 | 2, 1 -> 0.03125 and 1.25, mean 0.640625.
+    # A second example whose target equals its quantiles has loss 0.
+    quantiles = jnp.array([[0.0, 1.0], [2.0, 2.0]])
+    taus = jnp.array([[0.25, 0.75], [0.1, 0.9]])
+    targets = jnp.array([[0.5, 3.0], [2.0, 2.0]])
+    np.testing.assert_allclose(
+        losses.quantile_huber_loss(quantiles, targets, taus, 1.0), [0.90625, 0.0]
+    )
+    np.testing.assert_allclose(
+        losses.quantile_huber_loss(quantiles, targets, taus, 2.0), [0.640625, 0.0]
+    )
+
+
+def test_munchausen_target_on_two_actions():
+    # τ = 1, α = 0.9, l0 = -1. Example 0: q(s) = (0, 0), a = 0: τ log π(a|s) = log 1/2, inside
+    # [l0, 0], bonus 0.9 log 1/2 = -0.62383. q(s') = (log 3, 0): π(.|s') = (3/4, 1/4); target
+    # quantiles Z(s', .) = (1, 2) and (0, 4): soft values Σ π (Z - log π) = Σ π Z + H =
+    # 1.25 + H and 1 + H, H = 0.56234 the entropy of π: 1.81234 and 1.56234.
+    # Target: 1 - 0.62383 + 0.5 x soft = 1.28234, 1.15734.
+    # Example 1: q(s) = (0, -2), a = 1: τ log π = -2 - log(1 + e^-2) = -2.127, clipped to -1:
+    # bonus -0.9; terminal (discount 0): target 0.5 - 0.9 = -0.4 for both samples.
+    targets = losses.munchausen_quantile_targets(
+        returns=jnp.array([1.0, 0.5]),
+        discounts=jnp.array([0.5, 0.0]),
+        next_quantiles=jnp.array([[[1.0, 2.0], [0.0, 4.0]], [[1.0, 2.0], [0.0, 4.0]]]),
+        next_q=jnp.array([[np.log(3.0), 0.0], [np.log(3.0), 0.0]]),
+        q=jnp.array([[0.0, 0.0], [0.0, -2.0]]),
+        actions=jnp.array([0, 1]),
+        temperature=1.0,
+        alpha=0.9,
+        log_policy_clip=-1.0,
+    )
+    np.testing.assert_allclose(targets, [[1.28234, 1.15734], [-0.4, -0.4]], atol=1e-5)
+
+
+def test_munchausen_target_without_bonus_at_low_temperature_is_the_greedy_target():
+    next_quantiles = jnp.array([[[1.0, 2.0], [0.0, 4.0]]])
+    next_q = jnp.array([[np.log(3.0), 0.0]])  # greedy a* = 0
+    common = {"returns": jnp.array([1.0]), "discounts": jnp.array([0.5])}
+    soft = losses.munchausen_quantile_targets(
+        **common,
+        next_quantiles=next_quantiles,
+        next_q=next_q,
+        q=jnp.zeros((1, 2)),
+        actions=jnp.array([0]),
+        temperature=1e-4,
+        alpha=0.0,
+        log_policy_clip=-1.0,
+    )
+    greedy = losses.quantile_td_targets(
+        **common, next_quantiles=next_quantiles, next_actions=jnp.array([0])
+    )
+    np.testing.assert_allclose(soft, greedy, atol=1e-5)
+    np.testing.assert_allclose(greedy, [[1.5, 1.0]])
+
+
+def test_cosine_basis_shape_and_values():
+    taus = jnp.array([[0.0, 0.5, 1.0], [0.25, 0.0, 0.0]])
+    basis = nets.cosine_basis(taus, 64)
+    assert basis.shape == (2, 3, 64)
+    np.testing.assert_allclose(basis[0, 0], np.ones(64))  # cos(0) for every i
+    np.testing.assert_allclose(basis[0, 1, :4], [0.0, -1.0, 0.0, 1.0], atol=1e-6)  # cos(πi/2)
+    np.testing.assert_allclose(basis[0, 2, :2], [-1.0, 1.0], atol=1e-6)  # cos(πi)
+
+
+def _cartpole_iqn(**overrides):
+    env = make_env("CartPole-v1")
+    agent = make_agent("iqn", env, overrides=overrides)
+    network = agent.network(env)
+    return env, agent, network, network.init(KEY, *agent.example_inputs(env.obs_shape))
+
+
+def test_network_at_tau_zero_is_the_hand_computed_formula():
+    # At τ = 0 every cosine is 1, so φ(0) = ReLU(Σ_i w_ij + b_j) (Dabney et al. eq. 4), and
+    # the output is head(ψ(x) ⊙ φ(0)) for every sample.
+    env, _, network, params = _cartpole_iqn(hidden=(8, 8))
+    obs = jax.random.normal(KEY, (3, 4))
+    out = network.apply(params, obs, jnp.zeros((3, 2)))
+    p = jax.tree.map(np.asarray, params["params"])
+    low, high = (np.asarray(b) for b in env.spec.obs_bounds)
+    x = 2 * (np.asarray(obs) - low) / (high - low) - 1
+    for layer in ("dense_0", "dense_1"):
+        x = np.maximum(x @ p["encoder"][layer]["kernel"] + p["encoder"][layer]["bias"], 0)
+    emb = p["cosine_embedding"]
+    phi = np.maximum(emb["kernel"].sum(axis=0) + emb["bias"], 0)
+    assert (x * phi).any()  # not only the head's bias
+    expected = (x * phi) @ p["head"]["kernel"] + p["head"]["bias"]
+    assert out.shape == (3, 2, 2)  # [B, N, A]
+    np.testing.assert_allclose(out, np.stack([expected, expected], axis=1), rtol=1e-5, atol=1e-6)
+
+
+def test_q_values_are_the_mean_over_k_sampled_fractions():
+    env, agent, network, params = _cartpole_iqn(hidden=(8, 8), num_quantile_samples=5)
+    obs = jax.random.normal(KEY, (3, 4))
+    key = jax.random.key(7)
+    values = network.apply(params, obs, jax.random.uniform(key, (3, 5)))
+    assert values.shape == (3, 5, 2)
+    assert float(jnp.std(values[0, :, 0])) > 0  # the fractions change the quantile values
+    q = agent.q_values(network.apply, params, obs, key)
+    np.testing.assert_allclose(q, values.mean(axis=1), rtol=1e-6)
+
+
+def test_cartpole_network_parameter_count_and_layer_order():
+    _, _, network, params = _cartpole_iqn()
+    # torso 4x512 + 512 and 512x512 + 512, embedding 64x512 + 512, head 512x2 + 2
+    expected = (4 * 512 + 512) + (512 * 512 + 512) + (64 * 512 + 512) + (512 * 2 + 2)
+    assert nets.parameter_count(params) == expected == 299_522
+    order = ["encoder/dense_0", "encoder/dense_1", "cosine_embedding", "head"]
+    assert list(sp.kernel_shapes(params)) == order  # creation order
+    inputs = (jnp.zeros((1, 4)), jnp.zeros((1, 32)))
+    sorted_shapes = sp.kernel_shapes(jax.eval_shape(network.init, KEY, *inputs))
+    assert list(sorted_shapes)[-1] == "head"  # also last once a JAX transform sorts the keys
+
+
+def test_inspect_counts_the_k_acting_samples_in_the_flops(capsys):
+    assert main(["inspect", "iqn", "CartPole-v1", "--method", "dense", "--json"]) == 0
+    layers = {row["layer"]: row for row in json.loads(capsys.readouterr().out)["layers"]}
+    # the torso runs once per observation, the embedding and head once per τ (K = 32)
+    assert layers["encoder/dense_1"]["inference_flops"] == 2 * 512 * 512
+    assert layers["cosine_embedding"]["inference_flops"] == 2 * 64 * 512 * 32
+    assert layers["head"]["inference_flops"] == 2 * 512 * 2 * 32
+
+
+def _table_apply(params, obs, taus):
+    """Quantile values that ignore τ: a Q table indexed by state, repeated for each fraction."""
+    q = params["q"][obs]
+    return jnp.broadcast_to(q[:, None, :], (q.shape[0], taus.shape[1], q.shape[1]))
+
+
+ONLINE = {"q": jnp.array([[1.5, 3.0], [4.0, 0.0]])}  # online argmax at state 1: action 0
+TARGET = {"q": jnp.array([[0.0, 0.0], [2.0, 5.0]])}  # target argmax at state 1: action 1
+BATCH = {
+    "obs": jnp.array([0, 0, 1]),
+    "action": jnp.array([1, 0, 0]),
+    "return": jnp.array([0.5, 0.5, 4.0]),
+    "next_obs": jnp.array([1, 1, 0]),
+    "discount": jnp.array([0.5, 0.5, 0.0]),
+}
+
+
+def test_iqn_regresses_the_taken_action_on_the_greedy_target():
+    # Targets: a* from the target net: 0.5 + 0.5 x 5 = 3 (examples 0, 1), terminal 4 (2);
+    # with double Q, a* from the online net: 0.5 + 0.5 x 2 = 1.5. The taken actions' values
+    # are 3, 1.5 and 4, so the loss is 0 exactly where the target is met; elsewhere
+    # |δ| = 1.5 gives Huber 1 times weights in (0, 1) summed over N = 4 fractions.
+    config = IQNConfig(num_tau_samples=4, num_tau_prime_samples=3, num_quantile_samples=2)
+    plain = IQN(config).per_example_loss(_table_apply, ONLINE, TARGET, BATCH, KEY)
+    double = IQN(config.replace(double_q=True))
+    double = double.per_example_loss(_table_apply, ONLINE, TARGET, BATCH, KEY)
+    np.testing.assert_allclose(plain[np.array([0, 2])], 0.0)
+    np.testing.assert_allclose(double[np.array([1, 2])], 0.0)
+    assert 0 < float(plain[1]) < 4 and 0 < float(double[0]) < 4
+
+
+def test_m_iqn_without_bonus_at_low_temperature_is_iqn():
+    config = {"num_tau_samples": 4, "num_tau_prime_samples": 3, "num_quantile_samples": 2}
+    iqn = IQN(IQNConfig(**config))
+    m_iqn = MunchausenIQN(
+        MunchausenIQNConfig(**config, munchausen_alpha=0.0, entropy_temperature=1e-4)
+    )
+    expected = iqn.per_example_loss(_table_apply, ONLINE, TARGET, BATCH, KEY)
+    loss = m_iqn.per_example_loss(_table_apply, ONLINE, TARGET, BATCH, KEY)
+    np.testing.assert_allclose(loss, expected, atol=1e-5)
+    # the default bonus shifts the targets: at state 0, where the target net values both
+    # actions 0, by 0.9 x 0.03 log 1/2 = -0.0187
+    bonus = MunchausenIQN(MunchausenIQNConfig(**config))
+    assert not np.allclose(bonus.per_example_loss(_table_apply, ONLINE, TARGET, BATCH, KEY), loss)
+
+
+def test_defaults_and_presets():
+    atari = IQNConfig()
+    assert (atari.learning_rate, atari.adam_eps, atari.n_step, atari.kappa) == (
+        5e-5,
+        3.125e-4,
+        3,
+        1.0,
+    )
+    assert (atari.num_tau_samples, atari.num_tau_prime_samples) == (64, 64)
+    assert (atari.num_quantile_samples, atari.quantile_embedding_dim) == (32, 64)
+    assert (atari.target_update_period, atari.min_replay, atari.double_q) == (8000, 20_000, False)
+    munchausen = MunchausenIQNConfig()
+    assert (munchausen.entropy_temperature, munchausen.munchausen_alpha) == (0.03, 0.9)
+    assert munchausen.log_policy_clip == -1.0
+    for name in ("iqn", "m-iqn"):
+        cartpole = make_agent(name, make_env("CartPole-v1")).config
+        assert (cartpole.hidden, cartpole.batch_size, cartpole.double_q) == ((512, 512), 128, False)
+        assert (cartpole.n_step, cartpole.num_tau_samples) == (3, 64)
+        minatar = make_agent(name, make_env("Breakout-MinAtar")).config
+        assert (minatar.learning_rate, minatar.target_update_period) == (1e-4, 1000)
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("iqn", {"kappa": 0.0}, "kappa must be a number > 0, got 0.0"),
+        ("iqn", {"kappa": -1}, "kappa must be a number > 0, got -1"),
+        ("iqn", {"num_tau_samples": 0}, "num_tau_samples must be an integer >= 1, got 0"),
+        ("iqn", {"num_quantile_samples": 2.5}, "num_quantile_samples must be an integer >= 1"),
+        ("iqn", {"loss": "mse"}, "loss 'mse' does not apply"),
+        ("m-iqn", {"entropy_temperature": 0}, "entropy_temperature must be a number > 0, got 0"),
+        ("m-iqn", {"munchausen_alpha": 1.5}, "munchausen_alpha must be in [0, 1], got 1.5"),
+        ("m-iqn", {"log_policy_clip": 0.5}, "log_policy_clip must be < 0, got 0.5"),
+        ("m-iqn", {"double_q": True}, "double_q=True does not apply"),
+    ],
+)
+def test_bad_config_names_the_value(name, options, message):
+    with pytest.raises(AgentConfigError) as info:
+        make_agent(name, make_env("CartPole-v1"), overrides=options)
+    assert message in str(info.value)
+
+
+def test_sweeps_take_both_agents_with_their_own_options():
+    sweep = parse(
+        {
+            "name": "iqn",
+            "agents": ["iqn", "m-iqn"],
+            "envs": ["CartPole-v1", "Breakout-MinAtar"],
+            "methods": ["dense", "prune"],
+            "sparsities": [0.9],
+            "steps": 30_000,
+            "overrides": {"m-iqn": {"munchausen_alpha": 0.5}},
+        }
+    )
+    groups = expand(sweep)
+    check(groups)  # every group resolves
+    assert len(groups) == 8 and groups[0].agent == "iqn"
+    assert "m-iqn_Breakout-MinAtar_prune" in group_id(groups[-1])
+    assert groups[-1].agent_options == {"munchausen_alpha": 0.5, "width": 1.0}
+    assert resolve(groups[-1]).agent.config.munchausen_alpha == 0.5
+    with pytest.raises(SweepSpecError, match="'miqn'"):
+        parse({"name": "x", "agents": ["miqn"], "envs": ["CartPole-v1"], "methods": ["dense"]})
+
+
+SMALL = {
+    "hidden": (16, 16),
+    "batch_size": 8,
+    "min_replay": 64,
+    "target_update_period": 40,
+    "replay_capacity": 500,
+    "num_tau_samples": 8,
+    "num_tau_prime_samples": 8,
+    "num_quantile_samples": 4,
+}
+
+
+@pytest.mark.parametrize("agent", ["iqn", "m-iqn"])
+def test_sparse_training_keeps_exact_mask_counts(agent):
+    spec = TrainSpec(
+        agent,
+        "CartPole-v1",
+        method="rigl",
+        sparsities=(0.9,),
+        steps=400,
+        eval_interval=400,  # one chunk: one compilation
+        eval_episodes=2,
+        agent_options=SMALL,
+        method_options={"update_interval": 20},
+    )
+    (result,) = train(spec)
+    resolved = resolve(spec)
+    params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
+    expected = sp.mask_counts(resolved.method.targets(params, 0.9))
+    # ERK over 4x16, 16x16, 64x16, 16x2 (1376 weights) at 90%: density ε (n_in + n_out) /
+    # (n_in n_out), so ε (20 + 32 + 80 + 18) = 137.6 and the counts are 18, 29, 73, 17
+    assert expected == {
+        "encoder/dense_0": 18,
+        "encoder/dense_1": 29,
+        "cosine_embedding": 73,
+        "head": 17,
+    }
+    (row,) = result.metrics  # after 85 updates, with a RigL topology update every 20
+    counts = {k[len("nonzeros/") :]: v for k, v in row.items() if k.startswith("nonzeros/")}
+    assert counts == expected
+    assert row["weights_outside_mask"] == 0 and row["target_weights_outside_mask"] == 0
+    assert np.isfinite(row["loss"]) and row["loss"] > 0
+    assert result.summary["parameters"] == sum(expected.values()) + 16 + 16 + 16 + 2
