@@ -11,6 +11,7 @@ from sparserl.agents import (
     Rainbow,
     RainbowConfig,
     ValueConfig,
+    env_preset,
     epsilon_greedy,
     linearly_decaying_epsilon,
     losses,
@@ -164,3 +165,43 @@ def test_presets_follow_the_environment_family():
     )
     rainbow = make_agent("rainbow", make_env("CartPole-v1")).config
     assert (rainbow.n_step, rainbow.num_atoms, rainbow.prioritized) == (3, 51, True)
+
+
+def test_atari_100k_presets_follow_table_1_and_dopamine():
+    pong = make_env("ALE/Pong-v5")
+    der = make_agent("rainbow", pong, preset="der").config
+    drq = make_agent("dqn", pong, preset="drq_eps").config
+    for cfg in (der, drq):  # Obando-Ceron et al. 2024, Table 1
+        assert (cfg.learning_rate, cfg.adam_eps, cfg.batch_size, cfg.gamma) == (
+            1e-4,
+            1.5e-4,
+            32,
+            0.99,
+        )
+        assert (cfg.n_step, cfg.replay_ratio, cfg.min_replay, cfg.replay_capacity) == (
+            10,
+            1.0,
+            1_600,
+            1_000_000,
+        )
+        assert (cfg.epsilon_train, cfg.epsilon_eval, cfg.weight_decay) == (0.01, 0.001, 0.0)
+        assert cfg.torso == "nature_cnn" and cfg.width == 1.0
+        assert cfg.double_q and cfg.dueling  # Dopamine's DER.gin / DrQ_eps.gin
+    assert (der.epsilon_decay_steps, der.target_update_period, der.num_atoms) == (2_000, 2_000, 51)
+    assert der.prioritized and not der.data_augmentation
+    assert (drq.epsilon_decay_steps, drq.target_update_period) == (5_000, 1)
+    assert drq.data_augmentation and drq.loss == "huber"
+    assert not ValueConfig().data_augmentation
+
+
+def test_env_preset_turns_sticky_actions_off_for_atari_100k_only():
+    assert env_preset("rainbow", "der") == {"repeat_action_probability": 0.0}
+    assert env_preset("dqn", "drq_eps") == {"repeat_action_probability": 0.0}
+    assert env_preset("dqn", "atari") == {} and env_preset("rainbow", None) == {}
+    env_preset("dqn", "drq_eps")["repeat_action_probability"] = 0.25  # a copy
+    assert env_preset("dqn", "drq_eps") == {"repeat_action_probability": 0.0}
+
+
+def test_data_augmentation_must_be_a_bool():
+    with pytest.raises(AgentConfigError, match="data_augmentation must be True or False.*'yes'"):
+        ValueConfig(data_augmentation="yes")

@@ -16,6 +16,9 @@ def test_inspect_json_reports_exact_counts(capsys):
     assert [row["nonzeros"] for row in table["layers"]] == [1024, 5171, 512]
     assert table["weights"] == 6707 and table["parameters"] == 6707 + 256 + 256 + 2
     assert table["inference_flops"] == 2 * 6707
+    # uniform keeps 102 + 6,554 + 51 = 6,707 weights too: on an MLP ERK costs no more FLOPs
+    assert table["uniform_inference_flops"] == 2 * 6707
+    assert table["inference_flops_vs_uniform"] == table["training_flops_vs_uniform"] == 1.0
 
 
 def test_inspect_ds_td3_actor(capsys):
@@ -60,3 +63,27 @@ def test_unknown_method_is_refused_by_the_parser(capsys):
 def test_option_the_method_lacks_is_refused(capsys):
     assert main(["inspect", "--method", "static", "--drop-fraction", "0.3"]) == 2
     assert "method 'static' has no option(s) ['drop_fraction']" in capsys.readouterr().err
+
+
+def test_inspect_compares_erk_flops_with_uniform_on_nature_cnn(capsys):
+    # Graesser et al. 2022: on CNNs ERK roughly doubles the FLOPs of uniform at a given
+    # sparsity. Uniform 90% on DQN's Nature CNN for Pong keeps round(0.1 x size) per layer:
+    # conv_0 819 of 8x8x4x32 at 20x20 positions, conv_1 3,277 of 4x4x32x64 at 9x9,
+    # conv_2 3,686 of 3x3x64x64 at 7x7, dense 160,563 of 3136x512, head 307 of 512x6.
+    uniform = 2 * (819 * 400 + 3277 * 81 + 3686 * 49 + 160_563 + 307)
+    assert uniform == 1_869_042
+    args = ["inspect", "dqn", "ALE/Pong-v5", "--method", "rigl", "--sparsity", "0.9"]
+    assert main([*args, "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table["uniform_inference_flops"] == uniform
+    ratio = table["inference_flops_vs_uniform"]
+    assert ratio == table["inference_flops"] / uniform and 1.5 <= ratio <= 2.5
+    training = table["training_flops_vs_uniform"]
+    assert training == table["training_flops"] / table["uniform_training_flops"]
+    assert 1.5 <= training <= 2.5
+    assert main(args) == 0
+    assert f"{ratio:.2f}x uniform)" in capsys.readouterr().out
+    assert main([*args, "--distribution", "uniform", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["inference_flops"] == uniform and "inference_flops_vs_uniform" not in plain
+    assert plain["training_flops"] == table["uniform_training_flops"]

@@ -110,3 +110,22 @@ def test_a_window_longer_than_the_buffer_is_refused():
     state = frames.init_frame_replay((2, 2), 6)
     with pytest.raises(ValueError, match="n_step must be in"):
         frames.add(state, jnp.zeros((2, 2), jnp.uint8), 0, 0.0, False, False, 3)
+
+
+def test_end_episode_closes_the_newest_slot_as_a_truncation():
+    # steps 0..5 in one episode, then a resumed run's environments restart mid-episode
+    state = frames.end_episode(fill(16, {}, steps=6))
+    ended = np.asarray(state.storage["episode_end"])
+    assert ended.tolist() == [False] * 5 + [True] + [False] * 10
+    assert not np.asarray(state.storage["terminal"]).any()
+    add = jax.jit(frames.add, static_argnums=6)
+    for t in range(6, 10):  # the new episode: frame values 7..10
+        one = jnp.full((2, 2), t + 1, jnp.uint8)
+        state = add(state, one, jnp.int32(t), jnp.float32(t + 1), False, False, N_STEP)
+    assert stack_values(state, 6) == [0, 0, 0, 7]  # no frames of the old episode
+    assert stack_values(state, 5) == [3, 4, 5, 6]
+    # slot 2's window 2..4 ended before the cut and stays drawn; windows that reach slot 5
+    # (3, 4, 5) are truncated and never drawn; 6 completes once 9 is written
+    assert drawable(state) == [0, 1, 2, 6]
+    empty = frames.end_episode(frames.init_frame_replay((2, 2), 8))
+    assert not np.asarray(empty.storage["episode_end"]).any()

@@ -148,6 +148,89 @@ def test_cartpole_network_parameter_count_and_layer_order():
     assert list(sorted_shapes)[-1] == "head"  # also last once a JAX transform sorts the keys
 
 
+def test_pong_network_follows_dopamine_parameter_count():
+    # Dopamine's Atari IQN: the 7x7x64 = 3136 conv features times ReLU(Dense_3136(cos)), then
+    # the 512-unit dense layer and the head (VALID convs: 84 -> 20 -> 9 -> 7)
+    env = make_env("ALE/Pong-v5")
+    agent = make_agent("iqn", env)
+    network = agent.network(env)
+    params = jax.eval_shape(network.init, KEY, *agent.example_inputs(env.obs_shape))
+    expected = (
+        (8 * 8 * 4 * 32 + 32)
+        + (4 * 4 * 32 * 64 + 64)
+        + (3 * 3 * 64 * 64 + 64)
+        + (64 * 3136 + 3136)  # cosine embedding to the conv features
+        + (3136 * 512 + 512)  # the torso's dense layer, after the product
+        + (512 * 6 + 6)
+    )
+    assert nets.parameter_count(params) == expected == 1_891_046
+    shapes = sp.kernel_shapes(params)
+    assert shapes["cosine_embedding"] == (64, 3136)
+    assert shapes["encoder/dense"] == (3136, 512)
+    assert list(shapes)[-1] == "head"
+
+
+def test_conv_torso_network_multiplies_the_conv_features_before_the_dense_layer():
+    # 36x36 frames: VALID convs 36 -> 8 -> 3 -> 1, so 64 conv features; taus 0 and 1.
+    network = nets.make_q_network("nature_cnn", 3, quantile_embedding_dim=8)
+    obs = jax.random.uniform(KEY, (2, 36, 36, 4))
+    taus = jnp.array([[0.0, 1.0], [0.5, 0.25]])
+    params = network.init(KEY, obs, taus)
+    out = network.apply(params, obs, taus)
+    p = jax.tree.map(np.asarray, params["params"])
+    conv = nets.NatureCNN().apply({"params": p["encoder"]}, obs, method="features")
+    assert conv.shape == (2, 64)
+    emb = p["cosine_embedding"]
+    phi = np.maximum(np.asarray(nets.cosine_basis(taus, 8)) @ emb["kernel"] + emb["bias"], 0)
+    dense = p["encoder"]["dense"]
+    hidden = np.maximum((np.asarray(conv)[:, None, :] * phi) @ dense["kernel"] + dense["bias"], 0)
+    expected = hidden @ p["head"]["kernel"] + p["head"]["bias"]
+    assert out.shape == (2, 2, 3)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+
+
+TINY = ["--set", "hidden=8,8", "--set", "quantile_embedding_dim=4", "--set", "num_tau_samples=4"]
+TINY += ["--set", "num_tau_prime_samples=3", "--set", "num_quantile_samples=2", "--json"]
+
+
+@pytest.mark.parametrize(
+    ("agent", "method", "training", "dense", "acting"),
+    [
+        # Kernels 4x8, 8x8 (once per example), 4x8 and 8x2 (once per fraction): forward
+        # f(n) = 2 (32 + 64) + 2 n (32 + 16) = 192 + 96 n; acting runs f(K) = f(2) = 384.
+        # One IQN update: the online net at N = 4 fractions, differentiated (3x), the target
+        # net at N' = 3 and the greedy selector at K = 2 (1x each):
+        # 3 f(4) + f(3) + f(2) = 1728 + 480 + 384 = 2592.
+        ("iqn", ["--method", "dense"], 2592, 2592, 384),
+        # M-IQN also evaluates the target net at K on s (its log-policy term): + f(2)
+        ("m-iqn", ["--method", "dense"], 2976, 2976, 384),
+        # static 50% uniform keeps exactly half of every layer: half the FLOPs
+        (
+            "iqn",
+            ["--method", "static", "--distribution", "uniform", "--sparsity", "0.5"],
+            1296,
+            2592,
+            192,
+        ),
+    ],
+)
+def test_training_flops_count_every_pass_of_one_update(
+    agent, method, training, dense, acting, capsys
+):
+    assert main(["inspect", agent, "CartPole-v1", *method, *TINY]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table["training_flops"] == training and table["dense_training_flops"] == dense
+    assert table["inference_flops"] == acting
+
+
+def test_dqn_training_flops_stay_three_forward_passes(capsys):
+    # forward 2 (4x8 + 8x8 + 8x2) = 224; the target pass on s' is left out: 3 x 224
+    args = ["inspect", "dqn", "CartPole-v1", "--method", "dense", "--set", "hidden=8,8", "--json"]
+    assert main(args) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table["inference_flops"] == 224 and table["training_flops"] == 3 * 224
+
+
 def test_inspect_counts_the_k_acting_samples_in_the_flops(capsys):
     assert main(["inspect", "iqn", "CartPole-v1", "--method", "dense", "--json"]) == 0
     layers = {row["layer"]: row for row in json.loads(capsys.readouterr().out)["layers"]}
@@ -279,10 +362,10 @@ SMALL = {
 }
 
 
-@pytest.mark.parametrize("agent", ["iqn", "m-iqn"])
-def test_sparse_training_keeps_exact_mask_counts(agent):
+def test_sparse_training_keeps_exact_mask_counts():
+    # M-IQN runs IQN's network and quantile loss plus its own target: one run covers both.
     spec = TrainSpec(
-        agent,
+        "m-iqn",
         "CartPole-v1",
         method="rigl",
         sparsities=(0.9,),

@@ -52,14 +52,14 @@ def test_rainbow_learns_cartpole():
     assert _cartpole("rainbow", 20_000) >= 130
 
 
-@pytest.mark.parametrize("agent", ["iqn", "m-iqn"])
-def test_iqn_learns_cartpole(agent):
+def test_iqn_learns_cartpole():
     # N = N' = 16 and K = 8 fractions (preset: 64, 64, 32): the τ embedding and head run on
-    # batch x N rows, so the preset's counts take ~4x longer. These 3 seeds measured 319
-    # (iqn) and 287 (m-iqn) at 20k steps; seeds 0..8 as one 9-run program measured 248, 357,
-    # 199 (iqn) and 283, 320, 352 (m-iqn) per 3 seeds.
+    # batch x N rows, so the preset's counts take ~4x longer. These 3 seeds measured 319 at
+    # 20k steps; seeds 0..8 as one 9-run program measured 248, 357, 199 per 3 seeds. M-IQN
+    # has no learning test of its own (it would add ~140 s): its targets reduce to IQN's
+    # (test_m_iqn_without_bonus_at_low_temperature_is_iqn) and its bonus is hand-checked.
     fractions = {"num_tau_samples": 16, "num_tau_prime_samples": 16, "num_quantile_samples": 8}
-    assert _cartpole(agent, 20_000, fractions) >= 120
+    assert _cartpole("iqn", 20_000, fractions) >= 120
 
 
 def _pendulum(agent: str, steps: int, hidden: int, options=None, **changes) -> float:

@@ -98,6 +98,33 @@ def test_impala_kernel_shapes_in_creation_order_end_with_head():
     assert _count(net, (84, 84, 4)) == kernels + biases == 1_090_774
 
 
+def _impala_count_by_hand(c1, c2, c3, hidden, actions=6):
+    """Per stack on `cin` channels: a 3x3 conv cin -> c, then two residual blocks of two 3x3
+    convs c -> c (9 cin c weights + c biases each); SAME 3x3 max-pools with stride 2 take 84
+    to 42, 21 and 11, so the dense layer sees 11 x 11 x c3 features; then the head."""
+
+    def stack(cin, c):
+        return (9 * cin * c + c) + 4 * (9 * c * c + c)
+
+    dense = 11 * 11 * c3 * hidden + hidden
+    return stack(4, c1) + stack(c1, c2) + stack(c2, c3) + dense + (hidden * actions + actions)
+
+
+# Channels 16/32/32 and 256 units times the width, rounded half up (widths 1, 3, 5:
+# Obando-Ceron et al. 2024, Sec. 4), on 84x84x4 frames with Pong's 6 actions.
+@pytest.mark.parametrize(
+    ("width", "channels", "hidden", "total"),
+    [
+        (1, (16, 32, 32), 256, 1_090_774),
+        (3, (48, 96, 96), 768, 9_800_310),
+        (5, (80, 160, 160), 1280, 27_213_846),
+    ],
+)
+def test_impala_parameter_count_at_widths_one_three_five(width, channels, hidden, total):
+    assert _impala_count_by_hand(*channels, hidden) == total
+    assert _count(nets.make_q_network("impala", 6, width=width), (84, 84, 4)) == total
+
+
 def test_impala_width_three_scales_every_layer():
     shapes = sp.kernel_shapes(_shapes(nets.make_q_network("impala", 6, width=3), (84, 84, 4)))
     assert shapes["encoder/stack_0/conv"] == (3, 3, 4, 48)

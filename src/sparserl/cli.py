@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from sparserl.envs import ENVS, EnvConfigError, make_env
 from sparserl.report import build as report_build
 from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_method
 from sparserl.sparsity.distributions import DISTRIBUTIONS
-from sparserl.sparsity.summary import mlp_shapes
+from sparserl.sparsity.summary import mlp_shapes, spreads_unevenly, uniform_comparison
 from sparserl.sweeps import PRESETS, SCALES, SweepSpecError, load, load_preset
 from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import BACKENDS, run_sweep
@@ -126,6 +127,11 @@ def _format_table(table: dict) -> str:
     ]
     lines.insert(1, "-" * len(lines[0]))
     dense_train = table["dense_training_flops"]
+
+    def versus_uniform(kind: str) -> str:
+        ratio = table.get(f"{kind}_flops_vs_uniform")
+        return "" if ratio is None else f", {ratio:.2f}x uniform"
+
     lines += [
         "",
         f"method            {table['method']}",
@@ -133,9 +139,10 @@ def _format_table(table: dict) -> str:
         f" (sparsity {table['sparsity']:.4f})",
         f"parameters        {table['parameters']:,} (weights + biases)",
         f"inference FLOPs   {table['inference_flops']:,} per example"
-        f" ({table['inference_flops'] / table['dense_inference_flops']:.3f}x dense)",
+        f" ({table['inference_flops'] / table['dense_inference_flops']:.3f}x dense"
+        f"{versus_uniform('inference')})",
         f"training FLOPs    {table['training_flops']:,.0f} per example per update"
-        f" ({table['training_flops'] / dense_train:.3f}x dense)",
+        f" ({table['training_flops'] / dense_train:.3f}x dense{versus_uniform('training')})",
     ]
     return "\n".join(lines)
 
@@ -152,6 +159,7 @@ def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
         eval_episodes=getattr(args, "eval_episodes", 10),
         preset=args.preset,
         agent_options=_assignments(args.set, "--set"),
+        env_options=_assignments(getattr(args, "env_set", None), "--env-set"),
         method_options=_method_options(args, with_sparsity=False),
         sweep=_sweep(getattr(args, "sweep", None)),
         match_sparsity=args.match_sparsity,
@@ -180,6 +188,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         args.steps = -(-args.steps // period) * period
         resolved = resolve(_spec(args, (args.sparsity,) if args.sparsity is not None else ()))
         table = agent_budget(resolved, args.sparsity)
+        methods = (
+            [resolved.method]
+            if resolved.networks is None
+            else resolved.methods_at(args.sparsity).values()
+        )
+        if any(spreads_unevenly(m) for m in methods):
+            uniform = agent_budget(resolved, args.sparsity, distribution="uniform")
+            table.update(uniform_comparison(table, uniform))
         table = {"agent": args.agent, "env": args.env, **table}
     else:
         args.method = args.method or "rigl"
@@ -187,7 +203,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if "total_steps" in METHODS[args.method].__dataclass_fields__:
             options["total_steps"] = args.steps  # the run length has a default
         method = make_method(args.method, **options)
-        table = budget_table(method, mlp_shapes(args.mlp), other_params=sum(args.mlp[1:]))
+        shapes = mlp_shapes(args.mlp)
+        table = budget_table(method, shapes, other_params=sum(args.mlp[1:]))
+        if spreads_unevenly(method):
+            uniform = dataclasses.replace(method, distribution="uniform")
+            table.update(uniform_comparison(table, budget_table(uniform, shapes)))
     print(json.dumps(table, indent=2) if args.json else _format_table(table))
     return 0
 
@@ -267,6 +287,13 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="NAME=VALUE",
         help="override an agent hyper-parameter, e.g. --set learning_rate=3e-4 (repeatable)",
+    )
+    parser.add_argument(
+        "--env-set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="change an environment setting, e.g. --env-set repeat_action_probability=0 on "
+        "Atari (repeatable)",
     )
     for name in ("actor", "critic"):
         parser.add_argument(

@@ -5,6 +5,7 @@ Agents never see the sparse method: the training loop masks, updates topologies 
 targets around the agent's losses.
 """
 
+from sparserl.agents.augmentation import drq_augmentation, random_intensity, random_shift
 from sparserl.agents.config import (
     SWEEPABLE,
     IQNConfig,
@@ -19,7 +20,7 @@ from sparserl.agents.off_policy import OffPolicyAgent
 from sparserl.agents.off_policy_config import OffPolicyConfig, SACConfig, TD3Config
 from sparserl.agents.ppo import PPO
 from sparserl.agents.ppo_config import PPOConfig
-from sparserl.agents.presets import PRESETS, method_preset
+from sparserl.agents.presets import PRESETS, env_preset, method_preset
 from sparserl.agents.rainbow import Rainbow
 from sparserl.agents.registry import ACTOR_CRITIC, AGENTS, default_preset, make_agent
 from sparserl.agents.sac import SAC
@@ -49,9 +50,13 @@ __all__ = [
     "TD3Config",
     "ValueAgent",
     "ValueConfig",
-    "epsilon_greedy",
     "default_preset",
+    "drq_augmentation",
+    "env_preset",
+    "epsilon_greedy",
     "linearly_decaying_epsilon",
     "make_agent",
     "method_preset",
+    "random_intensity",
+    "random_shift",
 ]

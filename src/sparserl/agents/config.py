@@ -73,8 +73,15 @@ class ValueConfig(AgentConfig):
     epsilon_train: float = 0.01  # Table 2
     epsilon_decay_steps: int = 250_000  # Table 2
     epsilon_eval: float = 0.001  # Table 2
+    # DrQ (Kostrikov et al. 2020): random shifts of obs and next_obs of every sampled batch,
+    # independent draws, in updates only (agents.augmentation; Dopamine's DrQ(ε) sets it).
+    data_augmentation: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.data_augmentation, bool):
+            raise AgentConfigError(
+                f"data_augmentation must be True or False, got {self.data_augmentation!r}"
+            )
         check_ints(self, 1, "batch_size", "n_step", "target_update_period", "replay_capacity")
         check_ints(self, 0, "min_replay", "epsilon_decay_steps")
         check_positive(self, "learning_rate", "adam_eps", "width", "replay_ratio")

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from sparserl.agents import losses
 from sparserl.agents.config import IQNConfig, MunchausenIQNConfig
-from sparserl.agents.value_agent import ValueAgent
+from sparserl.agents.value_agent import NetworkPass, ValueAgent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +24,7 @@ class IQN(ValueAgent):
 
     config: IQNConfig
     name: ClassVar[str] = "iqn"
+    extra_target_passes: ClassVar[int] = 0  # M-IQN's target evaluation on s
 
     @property
     def quantile_embedding_dim(self) -> int:  # type: ignore[override]
@@ -33,6 +34,21 @@ class IQN(ValueAgent):
         """An observation and the K fractions of acting (so FLOPs are those of acting)."""
         taus = jnp.zeros((1, self.config.num_quantile_samples), jnp.float32)
         return (*super().example_inputs(obs_shape), taus)
+
+    def update_passes(self, obs_shape: tuple[int, ...]) -> list[NetworkPass]:
+        """The online net at N fractions (differentiated), the target at N' and the greedy
+        selection at K on s': the target side is as large as the online one, so it counts."""
+        cfg = self.config
+        obs = jnp.zeros((1, *obs_shape), jnp.float32)
+
+        def at(samples: int, differentiated: bool = False) -> NetworkPass:
+            return NetworkPass((obs, jnp.zeros((1, samples), jnp.float32)), differentiated)
+
+        return [
+            at(cfg.num_tau_samples, differentiated=True),
+            at(cfg.num_tau_prime_samples),
+            at(cfg.num_quantile_samples),
+        ] + [at(cfg.num_quantile_samples)] * self.extra_target_passes
 
     def quantiles(
         self, apply: Any, params: Any, obs: jax.Array, key: jax.Array, samples: int
@@ -88,6 +104,7 @@ class MunchausenIQN(IQN):
 
     config: MunchausenIQNConfig
     name: ClassVar[str] = "m-iqn"
+    extra_target_passes: ClassVar[int] = 1  # the target net at K on s, for log π(a|s)
 
     def targets(
         self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array

@@ -40,14 +40,66 @@ _MINATAR_DQN: dict[str, Any] = {
     "replay_capacity": 100_000,
 }
 
+# Atari 100k (Kaiser et al. 2020): what DER and DrQ(ε) share, from Obando-Ceron et al. 2024,
+# Appendix F, Table 1, and Dopamine's dopamine/labs/atari_100k/configs/DER.gin and
+# DrQ_eps.gin (same values in both files where Table 1 is silent).
+_ATARI_100K: dict[str, Any] = {
+    "torso": "nature_cnn",  # Table 1: 3 conv layers, 2 dense (512 hidden), width 1
+    # (the paper's Fig. 7 runs use the Impala ResNet at width 3: torso="impala", width=3)
+    "learning_rate": 1e-4,  # Table 1; gin: create_optimizer.learning_rate = 0.0001
+    "adam_eps": 1.5e-4,  # Table 1; gin: create_optimizer.eps = 0.00015
+    "weight_decay": 0.0,  # Table 1
+    "batch_size": 32,  # Table 1; gin: OutOfGraphPrioritizedReplayBuffer.batch_size = 32
+    "gamma": 0.99,  # Table 1; gin: JaxDQNAgent.gamma
+    "n_step": 10,  # Table 1 update horizon; gin: JaxDQNAgent.update_horizon = 10
+    "replay_ratio": 1.0,  # Table 1 update period 1; gin: update_period = 1, 1 update per step
+    "min_replay": 1_600,  # Table 1; gin: JaxDQNAgent.min_replay_history = 1600
+    "replay_capacity": 1_000_000,  # Table 1; gin: replay_capacity = 1000000
+    "epsilon_train": 0.01,  # Table 1; gin: JaxDQNAgent.epsilon_train = 0.01
+    "epsilon_eval": 0.001,  # gin: JaxDQNAgent.epsilon_eval = 0.001 (Agarwal et al. 2021)
+    "double_q": True,  # gin: JaxFullRainbowAgent.double_dqn = True
+    "dueling": True,  # gin: JaxFullRainbowAgent.dueling = True
+}
+
+# Data-Efficient Rainbow (van Hasselt et al. 2019). Dopamine's DER.gin sets noisy = True
+# (NoisyNets replace ε-greedy there); Table 1 lists ε-greedy with ε 0.01 and a 2000-step
+# decay, and we have no noisy layers, so DER here explores ε-greedily as Table 1 says.
+# Dopamine's target_update_period counts `training_steps`, which grow by one per agent
+# (env) step (JaxFullRainbowAgent._train_step); with update period 1 it is also updates, and
+# our target period counts env steps: the same 2000.
+_DER: dict[str, Any] = {
+    **_ATARI_100K,
+    "target_update_period": 2_000,  # DER.gin: target_update_period = 2000
+    "epsilon_decay_steps": 2_000,  # Table 1; DER.gin: epsilon_decay_period = 2000
+    "num_atoms": 51,  # Table 1; DER.gin: num_atoms = 51
+    "v_min": -10.0,  # DER.gin: vmax = 10. (vmin defaults to -vmax)
+    "v_max": 10.0,
+    "prioritized": True,  # DER.gin: replay_scheme = 'prioritized'
+    "data_augmentation": False,  # DER.gin: Atari100kRainbowAgent.data_augmentation = False
+}
+
+# DrQ(ε) (Kostrikov et al. 2020, with the ε settings of Agarwal et al. 2021): Dopamine's
+# "Efficient DQN" (DrQ_eps.gin: noisy = False, distributional = False) with DrQ's random
+# shifts. Its target period of 1 syncs after every update (the sync follows the update in
+# _train_step), so the bootstrap uses the current online weights, as here.
+_DRQ_EPS: dict[str, Any] = {
+    **_ATARI_100K,
+    "target_update_period": 1,  # DrQ_eps.gin: target_update_period = 1
+    "epsilon_decay_steps": 5_000,  # Table 1; DrQ_eps.gin: epsilon_decay_period = 5000
+    "loss": "huber",  # Atari100kRainbowAgent's mse_loss defaults to False: Huber
+    "data_augmentation": True,  # DrQ_eps.gin: Atari100kRainbowAgent.data_augmentation = True
+}
+
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "dqn": {
         "atari": {},
         "classic_control": _CLASSIC_CONTROL_DQN,
         "minatar": _MINATAR_DQN,
+        "drq_eps": _DRQ_EPS,  # uniform replay: DrQ_eps.gin replay_scheme = 'uniform'
     },
     "rainbow": {
         "atari": {},
+        "der": _DER,
         # Dopamine's rainbow_cartpole.gin: the DQN classic-control schedule with n=3 and 51
         # atoms. Its v_max = 10 would clip CartPole's discounted returns (up to 1/(1-0.99) =
         # 100), so the support is widened to [-100, 100].
@@ -140,6 +192,25 @@ def method_preset(agent: str, preset: str | None, env_id: str) -> dict[str, Any]
             "critic": {"er_lambda": er(["q1/", "q2/"])},
         },
     }
+
+
+# Environment options of the presets that change the environment protocol. Atari 100k plays
+# without sticky actions (Table 1: Sticky Actions False; DER.gin / DrQ_eps.gin:
+# create_atari_environment.sticky_actions = False). Those gin files also set
+# AtariPreprocessing.terminal_on_life_loss = True, which Table 1 does not list and AtariEnv
+# does not offer.
+ENV_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
+    ("rainbow", "der"): {"repeat_action_probability": 0.0},
+    ("dqn", "drq_eps"): {"repeat_action_probability": 0.0},
+}
+
+
+def env_preset(agent: str, preset: str | None) -> dict[str, Any]:
+    """The environment options a preset changes (e.g. no sticky actions for Atari 100k), for
+    the environment's construction; `{}` for the others and for `preset=None`."""
+    if preset is None:
+        return {}
+    return dict(ENV_PRESETS.get((agent, preset), {}))
 
 
 def preset_overrides(agent: str, preset: str) -> dict[str, Any]:

@@ -17,6 +17,15 @@ from sparserl.nets import make_q_network
 
 
 @dataclasses.dataclass(frozen=True)
+class NetworkPass:
+    """One evaluation of the network per example in an update, for FLOP counting: its
+    one-example inputs, and whether the loss is differentiated through it."""
+
+    inputs: tuple[jax.Array, ...]
+    differentiated: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class ValueAgent:
     """A value-based agent: a config plus its per-example loss; the loop does the rest.
 
@@ -54,6 +63,7 @@ class ValueAgent:
             hidden=cfg.hidden,
             num_atoms=self.num_atoms,
             dueling=cfg.dueling,
+            input_scale=env.spec.input_scale,
             obs_bounds=env.spec.obs_bounds,
             quantile_embedding_dim=self.quantile_embedding_dim,
         )
@@ -61,6 +71,12 @@ class ValueAgent:
     def example_inputs(self, obs_shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
         """One-example network inputs, for initialisation and FLOP accounting."""
         return (jnp.zeros((1, *obs_shape), jnp.float32),)
+
+    def update_passes(self, obs_shape: tuple[int, ...]) -> list[NetworkPass] | None:
+        """The network evaluations of one update when they are to be counted one by one; None
+        counts one differentiated pass on the acting inputs (DQN, Rainbow: the target pass
+        on s' is left out, as in the FLOP counts of RigL and Graesser et al. 2022)."""
+        return None
 
     def q_values(self, apply: Any, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
         """Q-values [B, A] of observations [B, ...], for acting."""

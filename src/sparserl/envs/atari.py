@@ -171,14 +171,12 @@ class AtariEnv(EnvFacts):
     repeat_action_probability: float = STICKY_ACTION_PROBABILITY
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.repeat_action_probability <= 1.0:
-            raise EnvConfigError(
-                f"repeat_action_probability must be in [0, 1], got {self.repeat_action_probability}"
-            )
-        if self.max_episode_steps < 1:
-            raise EnvConfigError(
-                f"max_episode_steps must be at least 1, got {self.max_episode_steps}"
-            )
+        p = self.repeat_action_probability
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise EnvConfigError(f"repeat_action_probability must be in [0, 1], got {p!r}")
+        steps = self.max_episode_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise EnvConfigError(f"max_episode_steps must be an integer >= 1, got {steps!r}")
 
     @classmethod
     def from_spec(cls, spec: EnvSpec) -> AtariEnv:

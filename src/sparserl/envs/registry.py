@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 from sparserl.envs.atari import AtariEnv
 from sparserl.envs.atari_games import ATARI_60, ale_env_id
@@ -22,6 +23,8 @@ class EnvSpec:
     torso: str  # the network body used for it by default
     # (low, high) box the Q-network rescales observations from, to [-1, 1]
     obs_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    # factor on observations before the network: 1/255 for Atari's uint8 frames (Dopamine)
+    input_scale: float = 1.0
     # gymnax: JAX-native, stepped inside the jitted program (JaxEnv);
     # gymnasium: stepped on the host in Python (HostEnv), e.g. MuJoCo;
     # ale: Atari games stepped on the host with Dopamine's preprocessing (AtariEnv).
@@ -57,21 +60,49 @@ ENVS: dict[str, EnvSpec] = {
         # Atari through the ALE, by gymnasium id ("ALE/Pong-v5"): Dopamine's 60 games, which hold
         # the 15 of Graesser et al. 2022 and the 26 of Atari 100k (envs.atari_games).
         *(
-            EnvSpec(ale_env_id(game), ale_env_id(game), "atari", "nature_cnn", backend="ale")
+            EnvSpec(
+                ale_env_id(game),
+                ale_env_id(game),
+                "atari",
+                "nature_cnn",
+                input_scale=1 / 255,
+                backend="ale",
+            )
             for game in ATARI_60
         ),
     )
 }
 
 
-def make_env(env_id: str) -> JaxEnv | HostEnv | AtariEnv:
+# Protocol settings a user may change per environment kind, e.g. Atari 100k plays without
+# sticky actions (Obando-Ceron et al. 2024, Table 1).
+ENV_OPTIONS: dict[type, tuple[str, ...]] = {
+    AtariEnv: ("repeat_action_probability", "max_episode_steps"),
+}
+
+
+def make_env(env_id: str, options: dict[str, Any] | None = None) -> JaxEnv | HostEnv | AtariEnv:
     """The environment for `env_id`: a JaxEnv (gymnax), a HostEnv (gymnasium) or an AtariEnv
-    (ale) by its backend; an unknown id is an error listing the known ones."""
+    (ale) by its backend, with `options` (ENV_OPTIONS) changed; an unknown id or option is an
+    error listing the known ones."""
     spec = ENVS.get(env_id)
     if spec is None:
         raise EnvConfigError(f"unknown environment {env_id!r}; choose one of {list(ENVS)}")
     if spec.backend == "gymnasium":
-        return HostEnv.from_gymnasium(spec)
-    if spec.backend == "ale":
-        return AtariEnv.from_spec(spec)
-    return JaxEnv.from_gymnax(spec)
+        env = HostEnv.from_gymnasium(spec)
+    elif spec.backend == "ale":
+        env = AtariEnv.from_spec(spec)
+    else:
+        env = JaxEnv.from_gymnax(spec)
+    return with_options(env, options or {})
+
+
+def with_options(env: Any, options: dict[str, Any]) -> Any:
+    """`env` with some protocol settings changed; the environment checks their values."""
+    allowed = ENV_OPTIONS.get(type(env), ())
+    unknown = [name for name in options if name not in allowed]
+    if unknown:
+        raise EnvConfigError(
+            f"{env.env_id} has no option(s) {unknown}; its options are {list(allowed)}"
+        )
+    return dataclasses.replace(env, **options) if options else env

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from sparserl.nets.heads import q_head, scaled_observations
+from sparserl.nets.torsos import ConvTorso
 
 
 def cosine_basis(taus: jax.Array, dim: int) -> jax.Array:
@@ -21,16 +22,19 @@ def cosine_basis(taus: jax.Array, dim: int) -> jax.Array:
 
 
 class ImplicitQuantileNetwork(nn.Module):
-    """Torso features ψ(x) `[B, F]` times φ(τ) = ReLU(Dense_F(cos(π i τ))) `[B, N, F]`, then
-    the output layer: quantile values `[B, N, num_actions]` for fractions `taus` `[B, N]`.
+    """A state vector ψ(x) `[B, F]` times φ(τ) = ReLU(Dense_F(cos(π i τ))) `[B, N, F]`, then
+    the rest of the network: quantile values `[B, N, num_actions]` for fractions `taus`
+    `[B, N]`.
+
+    On a `ConvTorso` (Nature CNN, IMPALA ResNet) ψ is the flattened conv output and the
+    torso's dense layer comes after the product, then the output layer, as in Dopamine's
+    Atari IQN (dopamine/jax/networks.py). On the other torsos (MLP, MinAtar CNN) ψ is the
+    output of the whole torso and the output layer follows the product, as in the
+    classic-control and MinAtar IQN of Ceron & Castro 2021 (Revisiting Rainbow, on Dopamine).
 
     Layers are named `encoder/...`, `cosine_embedding` (the `dim x F` kernel of φ, a prunable
     layer like any other) and `head`: the output layer is last both in creation order and in
     sorted order, as in `QNetwork`, so the sparsity engine's output-layer conventions hold.
-
-    The product comes after the whole torso, as in the classic-control and MinAtar IQN of
-    Ceron & Castro 2021 (Revisiting Rainbow, on Dopamine). Dopamine's Atari IQN multiplies
-    the flattened conv output instead and puts its 512-unit dense layer after the product.
     """
 
     encoder: nn.Module
@@ -44,9 +48,12 @@ class ImplicitQuantileNetwork(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array, taus: jax.Array) -> jax.Array:
         x = scaled_observations(obs, self.input_scale, self.obs_low, self.obs_high)
-        features = self.encoder(x)
-        embedding = nn.Dense(features.shape[-1], name="cosine_embedding")(
+        split = isinstance(self.encoder, ConvTorso)
+        state = self.encoder.features(x) if split else self.encoder(x)
+        embedding = nn.Dense(state.shape[-1], name="cosine_embedding")(
             cosine_basis(taus, self.embedding_dim)
         )
-        modulated = features[:, None, :] * nn.relu(embedding)
+        modulated = state[:, None, :] * nn.relu(embedding)
+        if split:
+            modulated = self.encoder.hidden(modulated)
         return q_head(modulated, self.num_actions, 1, self.dueling)

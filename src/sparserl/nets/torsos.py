@@ -2,7 +2,9 @@
 
 Every torso takes a batch `[B, *obs_shape]`, casts it to float32, uses ReLU throughout and
 returns features `[B, F]`. `width` multiplies the channels/units of every layer, which is how
-parameter-matched dense baselines are built (Graesser et al. 2022).
+parameter-matched dense baselines are built (Graesser et al. 2022). The Nature CNN and IMPALA
+torsos (`ConvTorso`) also expose their conv part and their dense part, which IQN puts on either
+side of its τ embedding as Dopamine does.
 """
 
 from __future__ import annotations
@@ -49,7 +51,27 @@ class MLP(nn.Module):
         return x
 
 
-class NatureCNN(nn.Module):
+class ConvTorso(nn.Module):
+    """A conv stack whose flattened output feeds dense layers, each part callable on its own:
+    `features` gives the conv output `[B, F]`, `hidden` the dense layers on `[..., F]`.
+
+    Dopamine's Atari IQN modulates the conv output by the τ embedding and puts the dense layer
+    after the product, so `ImplicitQuantileNetwork` needs the two parts apart.
+    """
+
+    def features(self, x: jax.Array) -> jax.Array:
+        """Flattened output of the conv stack for frames `[B, H, W, C]`."""
+        raise NotImplementedError
+
+    def hidden(self, features: jax.Array) -> jax.Array:
+        """The dense layers (with their ReLU) on conv features `[..., F]`."""
+        raise NotImplementedError
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.hidden(self.features(x))
+
+
+class NatureCNN(ConvTorso):
     """Mnih et al. 2015 DQN torso for [B, H, W, C] frames (84x84x4 on Atari).
 
     Convolutions use 'VALID' padding like the original, so 84x84 maps to 20x20, 9x9, 7x7.
@@ -57,21 +79,28 @@ class NatureCNN(nn.Module):
 
     width: float = 1.0
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x, jnp.float32)
+    def setup(self) -> None:
         # (channels, kernel, stride) of Mnih et al. 2015, Methods "Model architecture"
-        for i, (channels, kernel, stride) in enumerate(((32, 8, 4), (64, 4, 2), (64, 3, 1))):
-            conv = nn.Conv(
+        self.convs = [
+            nn.Conv(
                 scale_units(channels, self.width),
                 (kernel, kernel),
                 strides=(stride, stride),
                 padding="VALID",
                 name=f"conv_{i}",
             )
+            for i, (channels, kernel, stride) in enumerate(((32, 8, 4), (64, 4, 2), (64, 3, 1)))
+        ]
+        self.dense = nn.Dense(scale_units(512, self.width))  # 512 units: Mnih et al. 2015
+
+    def features(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x, jnp.float32)
+        for conv in self.convs:
             x = nn.relu(conv(x))
-        # 512 hidden units: Mnih et al. 2015
-        return nn.relu(nn.Dense(scale_units(512, self.width), name="dense")(_flatten(x)))
+        return _flatten(x)
+
+    def hidden(self, features: jax.Array) -> jax.Array:
+        return nn.relu(self.dense(features))
 
 
 def _conv3x3(channels: int, name: str) -> nn.Conv:
@@ -103,7 +132,7 @@ class ImpalaStack(nn.Module):
         return x
 
 
-class ImpalaResNet(nn.Module):
+class ImpalaResNet(ConvTorso):
     """IMPALA ResNet torso (Espeholt et al. 2018), as in the Dopamine and rigl code.
 
     Table 4 of Obando-Ceron et al. 2024 lists channels 32, 64, 64 for the ResNet, the same
@@ -116,13 +145,21 @@ class ImpalaResNet(nn.Module):
     channels: tuple[int, ...] = (16, 32, 32)  # Espeholt et al. 2018, Fig. 3
     dense: int = 256  # Espeholt et al. 2018, Fig. 3
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def setup(self) -> None:
+        self.stacks = [
+            ImpalaStack(scale_units(channels, self.width), name=f"stack_{i}")
+            for i, channels in enumerate(self.channels)
+        ]
+        self.dense_layer = nn.Dense(scale_units(self.dense, self.width), name="dense")
+
+    def features(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x, jnp.float32)
-        for i, channels in enumerate(self.channels):
-            x = ImpalaStack(scale_units(channels, self.width), name=f"stack_{i}")(x)
-        x = _flatten(nn.relu(x))
-        return nn.relu(nn.Dense(scale_units(self.dense, self.width), name="dense")(x))
+        for stack in self.stacks:
+            x = stack(x)
+        return _flatten(nn.relu(x))
+
+    def hidden(self, features: jax.Array) -> jax.Array:
+        return nn.relu(self.dense_layer(features))
 
 
 class MinAtarCNN(nn.Module):

@@ -91,6 +91,16 @@ def add(
     )
 
 
+def end_episode(state: FrameReplayState) -> FrameReplayState:
+    """Mark the newest slot as its episode's end, a truncation (its windows are never drawn):
+    for environments that restart mid-episode (a resumed run), so that the frames before and
+    after do not stack together."""
+    newest = (state.position - 1) % state.storage["frame"].shape[0]
+    ends = state.storage["episode_end"]
+    ends = ends.at[newest].set(ends[newest] | (state.size > 0))
+    return state.replace(storage={**state.storage, "episode_end": ends})
+
+
 def sample_indices(
     state: FrameReplayState, key: jax.Array, batch_size: int
 ) -> tuple[jax.Array, jax.Array]:

@@ -50,6 +50,24 @@ def budget_table(
     }
 
 
+def spreads_unevenly(method: SparseMethod) -> bool:
+    """Whether `method` spreads a sparsity level over the layers other than uniformly (ERK, or
+    ER solved for a level), so that its FLOPs are worth comparing with uniform's."""
+    distribution = getattr(method, "distribution", "uniform")
+    return distribution != "uniform" and getattr(method, "er_lambda", None) is None
+
+
+def uniform_comparison(table: Mapping[str, Any], uniform: Mapping[str, Any]) -> dict[str, Any]:
+    """FLOPs of `table` next to those of `uniform`, the same sparsity spread uniformly: on CNNs
+    ERK roughly doubles the FLOPs at a given sparsity (Graesser et al. 2022)."""
+    return {
+        "uniform_inference_flops": uniform["inference_flops"],
+        "uniform_training_flops": uniform["training_flops"],
+        "inference_flops_vs_uniform": table["inference_flops"] / uniform["inference_flops"],
+        "training_flops_vs_uniform": table["training_flops"] / uniform["training_flops"],
+    }
+
+
 def mlp_shapes(sizes: list[int]) -> dict[str, tuple[int, int]]:
     """Kernel shapes of an MLP with layer sizes [in, h1, ..., out], named like Flax (Dense_i)."""
     return {

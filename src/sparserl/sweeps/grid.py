@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import re
 from typing import Any
 
 from sparserl.agents import AgentConfigError
@@ -15,7 +14,7 @@ from sparserl.envs import EnvConfigError
 from sparserl.sparsity import METHODS, SparsityConfigError
 from sparserl.sweeps.spec import MethodEntry, SweepSpec, SweepSpecError
 from sparserl.train.errors import TrainConfigError
-from sparserl.train.run import run_id
+from sparserl.train.run import filesystem_safe, run_id
 from sparserl.train.spec import TrainSpec, resolve
 
 CONFIG_ERRORS = (SparsityConfigError, AgentConfigError, EnvConfigError, TrainConfigError)
@@ -77,7 +76,7 @@ def group_id(spec: TrainSpec) -> str:
         parts.append(f"width{spec.agent_options.get('width', 1.0):g}")
     if spec.preset is not None:
         parts.append(f"preset-{spec.preset}")
-    return re.sub(r"[^A-Za-z0-9._=+-]", "-", "_".join(parts))
+    return filesystem_safe("_".join(parts))
 
 
 def _points(spec: TrainSpec) -> list[dict[str, Any]]:

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from sparserl.envs import GRAESSER_15, ale_env_id
 from sparserl.sweeps.spec import SweepSpec, SweepSpecError, parse
 
 SCALES = ("smoke", "full")
 MUJOCO = ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5"]
 MINATAR = ["Breakout-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar"]
+ATARI_15 = [ale_env_id(game) for game in GRAESSER_15]
+# 40M frames = 10M agent steps at frame skip 4 (Obando-Ceron et al. 2024, Sec. 4.1); Dopamine's
+# iterations of 250k agent steps give 40 evaluations.
+ATARI_STEPS, ATARI_ITERATION = 10_000_000, 250_000
+# Atari on a CPU: a small replay and schedule so that a few thousand steps learn at all.
+ATARI_SMOKE_OVERRIDES = {
+    "min_replay": 1_000,
+    "replay_capacity": 10_000,
+    "target_update_period": 500,
+    "epsilon_decay_steps": 1_000,
+}
 
 # Graesser et al. 2022 ("Experimental setup") compare Dense, a parameter-matched Dense, Prune,
 # Static, SET and RigL on sparsities from 50% to 99% (80% is the marked level of Fig. 2).
@@ -131,6 +143,65 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "widths": [1.0, 3.0, 5.0],
             "seeds": 5,
             "steps": 10_000_000,
+        },
+    },
+    # Graesser et al. 2022 on Atari: DQN with the Nature CNN on their 15 games, dense, matched
+    # dense and the four sparse methods over their sparsities, 40M frames, 5 seeds. Made for an
+    # accelerator: a group (6 methods x 5 levels x 5 seeds vmapped) is one program.
+    "graesser2022-atari": {
+        # Pong, 2 seeds, 3,000 agent steps: minutes on a 2-core CPU, any score.
+        "smoke": {
+            "name": "graesser2022-atari-smoke",
+            "agents": ["dqn"],
+            "envs": ["ALE/Pong-v5"],
+            "methods": ["dense", "rigl"],
+            "sparsities": [0.9],
+            "seeds": 2,
+            "steps": 3_000,
+            "eval_interval": 1_500,
+            "eval_episodes": 1,
+            "overrides": ATARI_SMOKE_OVERRIDES,
+        },
+        "full": {
+            "name": "graesser2022-atari",
+            "agents": ["dqn"],
+            "envs": ATARI_15,
+            "methods": GRAESSER_METHODS,
+            "sparsities": GRAESSER_SPARSITIES,
+            "seeds": 5,
+            "steps": ATARI_STEPS,
+            "eval_interval": ATARI_ITERATION,
+            "eval_episodes": 5,
+        },
+    },
+    # Obando-Ceron et al. 2024, Fig. 1 and 3: DQN and Rainbow on the Impala ResNet at widths
+    # x1/x3/x5, dense vs 95% gradual magnitude pruning, 15 games, 40M frames, 5 seeds.
+    "obando2024-atari": {
+        "smoke": {
+            "name": "obando2024-atari-smoke",
+            "agents": ["dqn"],
+            "envs": ["ALE/Pong-v5"],
+            "methods": ["dense", "prune"],
+            "sparsities": [0.95],
+            "widths": [1.0],
+            "seeds": 2,
+            "steps": 3_000,
+            "eval_interval": 1_500,
+            "eval_episodes": 1,
+            "overrides": {**ATARI_SMOKE_OVERRIDES, "torso": "impala"},
+        },
+        "full": {
+            "name": "obando2024-atari",
+            "agents": ["dqn", "rainbow"],
+            "envs": ATARI_15,
+            "methods": ["dense", "prune"],
+            "sparsities": [0.95],
+            "widths": [1.0, 3.0, 5.0],
+            "seeds": 5,
+            "steps": ATARI_STEPS,
+            "eval_interval": ATARI_ITERATION,
+            "eval_episodes": 5,
+            "overrides": {"torso": "impala"},
         },
     },
     # Graesser et al.'s Atari design (DQN, dense vs sparse at 90%, their Fig. 1) on MinAtar, with

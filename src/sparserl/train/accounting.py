@@ -1,15 +1,28 @@
-"""Parameter and FLOP counts of an agent's network under a sparse method, before training."""
+"""Parameter and FLOP counts of an agent's network under a sparse method, before training.
+
+Training FLOPs per example of one update follow RigL's rule (Evci et al. 2020, App. H): a
+pass the loss is differentiated through costs 3x its forward FLOPs (forward plus a backward
+of 2x), a pass without gradient (target network, greedy action selection) 1x. Which passes
+an update runs is the agent's to say (`ValueAgent.update_passes`): DQN and Rainbow count
+their differentiated pass alone (their target pass on s' left out, as RigL and Graesser et
+al. 2022 count), IQN all of its passes, its target side (N' + K fractions) being as large as
+its online one (N).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
 
+from sparserl.agents.value_agent import NetworkPass
 from sparserl.sparsity import SparseMethod, budget_table, kernel_shapes
+from sparserl.sparsity.flops import dense_counts, inference_flops
 from sparserl.sparsity.masks import kernel_name
+from sparserl.sparsity.summary import spreads_unevenly
 
 
 def kernel_positions(network: Any, params: Any, inputs: tuple[jax.Array, ...]) -> dict[str, int]:
@@ -42,16 +55,49 @@ def dense_leaf_count(params: Any) -> int:
     return total
 
 
+def update_training_flops(
+    method: SparseMethod, network: Any, params: Any, passes: Sequence[NetworkPass]
+) -> tuple[float, float]:
+    """Training FLOPs per example of one update made of `passes`, sparse and dense.
+
+    A differentiated pass costs the method's training FLOPs at its positions (3x forward,
+    RigL App. H), any other pass a third of that: its forward FLOPs under the method's mask
+    schedule (for RigL this also counts a third of its occasional dense gradient, a slight
+    overestimate).
+    """
+    shapes = kernel_shapes(params)
+    sparse = dense = 0.0
+    for step in passes:
+        positions = kernel_positions(network, params, step.inputs)
+        training = method.training_flops(shapes, positions)
+        forward = inference_flops(dense_counts(shapes), positions)
+        if step.differentiated:
+            sparse, dense = sparse + training, dense + 3.0 * forward
+        else:
+            sparse, dense = sparse + training / 3.0, dense + forward
+    return sparse, dense
+
+
 def network_budget(
-    method: SparseMethod, network: Any, params: Any, inputs: tuple[jax.Array, ...]
+    method: SparseMethod,
+    network: Any,
+    params: Any,
+    inputs: tuple[jax.Array, ...],
+    passes: Sequence[NetworkPass] | None = None,
 ) -> dict[str, Any]:
-    """`budget_table` for a real network: per-layer counts, totals, inference/training FLOPs."""
-    return budget_table(
+    """`budget_table` for a real network: per-layer counts, totals, inference FLOPs on
+    `inputs` (acting), training FLOPs of one update made of `passes` (default: one
+    differentiated pass on `inputs`)."""
+    table = budget_table(
         method,
         kernel_shapes(params),
         positions=kernel_positions(network, params, inputs),
         other_params=dense_leaf_count(params),
     )
+    if passes is not None:
+        training, dense = update_training_flops(method, network, params, passes)
+        table.update(training_flops=training, dense_training_flops=dense)
+    return table
 
 
 SUMMED = ("weights", "dense_weights", "parameters", "training_flops", "dense_training_flops")
@@ -78,21 +124,33 @@ def merged_budget(budgets: dict[str, dict[str, Any]], acting: str = "actor") -> 
     return table
 
 
-def agent_budget(resolved: Any, level: float | None) -> dict[str, Any]:
+def agent_budget(
+    resolved: Any, level: float | None, distribution: str | None = None
+) -> dict[str, Any]:
     """The budget table of a resolved training spec's network(s) at sparsity `level`
-    (per-network tables under "networks" for actor-critic agents)."""
+    (per-network tables under "networks" for actor-critic agents); `distribution` replaces
+    the layer distribution of the methods that spread their sparsity unevenly."""
     key = jax.random.key(0)
     env, agent = resolved.env, resolved.agent
+
+    def redistributed(method: SparseMethod) -> SparseMethod:
+        if distribution is None or not spreads_unevenly(method):
+            return method
+        return dataclasses.replace(method, distribution=distribution)
+
     if resolved.networks is None:
-        method = resolved.method
+        method = redistributed(resolved.method)
         if level is not None:
             method = dataclasses.replace(method, sparsity=level)
         network = agent.network(env)
         inputs = agent.example_inputs(env.obs_shape)
-        return network_budget(method, network, jax.eval_shape(network.init, key, *inputs), inputs)
+        params = jax.eval_shape(network.init, key, *inputs)
+        passes = agent.update_passes(env.obs_shape)
+        return network_budget(method, network, params, inputs, passes)
     inputs = agent.example_inputs(env.obs_shape)
     budgets = {}
     for name, method in resolved.methods_at(level).items():
+        method = redistributed(method)
         module = agent.networks[name]
         params = jax.eval_shape(module.init, key, *inputs[name])
         budgets[name] = network_budget(method, module, params, inputs[name])

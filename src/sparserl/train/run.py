@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Collection
@@ -16,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sparserl.agents import PPO, default_preset
-from sparserl.envs import HostEnv
+from sparserl.envs import AtariEnv, HostEnv
 from sparserl.train.accounting import agent_budget
 from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
 from sparserl.train.off_policy_program import OffPolicyProgram
@@ -28,9 +29,11 @@ from sparserl.train.runners import (
     JaxEnvRunner,
     OffPolicyHostRunner,
     OnPolicyHostRunner,
+    ValueHostRunner,
     ValueRunner,
 )
 from sparserl.train.spec import ResolvedSpec, TrainSpec, resolve
+from sparserl.train.value_host_program import ValueHostProgram
 from sparserl.train.value_program import ValueProgram
 from sparserl.versions import versions
 
@@ -55,13 +58,19 @@ def final_score(returns: list[float]) -> float:
 
 
 def run_id(spec: TrainSpec, point: dict[str, Any]) -> str:
-    """A readable, unique directory name for one run of the grid."""
+    """A readable, unique directory name for one run of the grid ("ALE/Pong-v5" becomes
+    "ALE-Pong-v5": one directory, not two)."""
     parts = [spec.agent, spec.env, spec.method]
     if point["sparsity"] is not None:
         parts.append(f"sparsity{point['sparsity']:g}")
     parts += [f"{name}{point[name]:g}" for name in spec.sweep]
     parts.append(f"seed{point['seed']}")
-    return "_".join(parts)
+    return filesystem_safe("_".join(parts))
+
+
+def filesystem_safe(name: str) -> str:
+    """`name` with every character but letters, digits and `._=+-` replaced by `-`."""
+    return re.sub(r"[^A-Za-z0-9._=+-]", "-", name)
 
 
 def _points(resolved: ResolvedSpec, targets_for, grid) -> RunPoint:
@@ -167,7 +176,10 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
     """Value-based agents (DQN, Rainbow, IQN): one program per phase over the grid."""
     spec, grid = resolved.spec, resolved.grid()
     saver = _Saver(checkpointer if len(resolved.phases) == 1 else None, time.perf_counter())
-    params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
+    # shapes only: the targets need no values (initialising a CNN eagerly costs seconds)
+    params = jax.eval_shape(
+        ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params
+    )
 
     sizes = _LayerSizes.of(agent_budget(resolved, None))
     phase_results = []
@@ -182,11 +194,21 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
         writer = None
         if output is not None and number == len(resolved.phases) - 1:
             writer = functools.partial(_write_all, output, resolved, grid, sizes, saver)
-        program = ValueProgram(resolved.agent, resolved.env, method, spec.eval_episodes)
-        runner = ValueRunner(program, points, resolved.eval_interval)
-        history = _run_phase(
-            runner, spec.steps, resolved.eval_interval, label, progress, len(grid), writer, saver
-        )
+        runner = _value_runner(resolved, method, points)
+        try:
+            history = _run_phase(
+                runner,
+                spec.steps,
+                resolved.eval_interval,
+                label,
+                progress,
+                len(grid),
+                writer,
+                saver,
+            )
+        finally:
+            if hasattr(runner, "close"):
+                runner.close()
         masks = runner.runs.sparse.masks
         phase_results.append(history)
     results = _results(resolved, grid, phase_results[-1], saver.t0, sizes)
@@ -195,6 +217,17 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
         for result, returns in zip(results, pruned, strict=True):
             result.summary["pruning_phase_final_return"] = final_score(returns)
     return _finish(output, results)
+
+
+def _value_runner(resolved: ResolvedSpec, method, points: RunPoint):
+    """The runner of one phase: compiled chunks on a JAX environment, host-stepped games on
+    Atari."""
+    agent, env, episodes = resolved.agent, resolved.env, resolved.spec.eval_episodes
+    if isinstance(env, AtariEnv):
+        program = ValueHostProgram(agent, env, method, episodes)
+        seeds = [p["seed"] for p in resolved.grid()]
+        return ValueHostRunner(program, points, resolved.eval_interval, seeds)
+    return ValueRunner(ValueProgram(agent, env, method, episodes), points, resolved.eval_interval)
 
 
 def actor_critic_program(
@@ -211,7 +244,7 @@ def actor_critic_program(
         spec.eval_episodes,
         spec.steps,
     )
-    params = program.example_params()
+    params = jax.eval_shape(program.example_params)
 
     def targets_for(level):
         return {n: m.targets(params[n]) for n, m in resolved.methods_at(level).items()}

@@ -17,6 +17,7 @@ from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
 from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
+from sparserl.train.value_host_program import ValueHostProgram
 from sparserl.train.value_program import ValueProgram
 
 # Host environments resumed at chunk c reset with seed + c * RESUME_SEED_STRIDE (c = 0 at start).
@@ -113,8 +114,9 @@ class _HostRunner:
         self.obs = self.vector.reset(self._env_seeds(next_chunk))
 
     def _env_seeds(self, chunk: int) -> list[int]:
-        """The seeds of the host environments when chunk `chunk` starts from a reset."""
-        raise NotImplementedError
+        """The seeds of the host environments when chunk `chunk` starts from a reset (one
+        environment per run here; PPO's runner has several)."""
+        return [seed + RESUME_SEED_STRIDE * chunk for seed in self.seeds]
 
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         """The current deterministic policy of every run: obs [R, K, ...] -> actions."""
@@ -123,6 +125,60 @@ class _HostRunner:
     def close(self) -> None:
         self.vector.close()
         self.evaluator.close()
+
+
+class ValueHostRunner(_HostRunner):
+    """DQN / Rainbow / IQN on Atari games stepped by Python, one game per run: per agent step
+    a jitted act and a jitted store on the runs, per iteration of `period` steps (once
+    learning has started) a jitted update."""
+
+    def __init__(
+        self, program: ValueHostProgram, points: RunPoint, interval: int, seeds: Iterable[int]
+    ):
+        env = program.env
+        cfg = program.agent.config
+        self.program, self.interval = program, interval
+        self.period = cfg.update_schedule()[0]
+        self.first_learning = cfg.first_learning_iteration()
+        self.seeds = [int(s) for s in seeds]
+        self.runs = program.compiled_init(points)
+        self.vector = env.vector(len(self.seeds))
+        self.obs = self.vector.reset(self._env_seeds(0))
+        self.evaluator = env.evaluator(len(self.seeds), program.eval_episodes)
+        self.stats = HostEpisodeStats(len(self.seeds))
+
+    def advance(self, start: int, count: int) -> None:
+        """Agent steps start..start+count-1 of every run: act, step, store; learn after every
+        `period` steps from the first learning iteration on."""
+        program = self.program
+        for t in range(start, start + count):
+            self.runs, actions = program.compiled_act(self.runs, self.obs, t)
+            actions = np.asarray(actions)
+            step = self.vector.step(actions)
+            ended = step.terminated | step.truncated
+            self.stats.record(step.reward, ended)
+            self.runs = program.compiled_store(
+                self.runs, self.obs[..., -1], actions, step.reward, step.terminated, ended
+            )
+            self.obs = step.obs
+            iteration, phase = divmod(t + 1, self.period)
+            if phase == 0 and iteration - 1 >= self.first_learning:
+                self.runs = program.compiled_learn(self.runs, iteration - 1)
+
+    def restore(self, state: dict[str, Any], next_chunk: int) -> None:
+        super().restore(state, next_chunk)
+        self.runs = self.program.compiled_end_episodes(self.runs)
+
+    def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        """Evaluation actions, ε-greedy at `epsilon_eval` (0.001 on Atari, Table 2), with keys
+        from each run's own key and a count of the policy's calls."""
+        program, params, keys = self.program, self.runs.params, self.runs.key
+        calls = iter(range(1 << 62))
+
+        def policy(obs: np.ndarray) -> np.ndarray:
+            return np.asarray(program.compiled_eval_actions(params, obs, keys, next(calls)))
+
+        return policy
 
 
 class OffPolicyHostRunner(_HostRunner):
@@ -147,9 +203,6 @@ class OffPolicyHostRunner(_HostRunner):
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         program, params = self.program, self.program.params_of(self.runs)
         return lambda obs: np.asarray(program.compiled_greedy(params, obs))
-
-    def _env_seeds(self, chunk: int) -> list[int]:
-        return [seed + RESUME_SEED_STRIDE * chunk for seed in self.seeds]
 
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         super().restore(state, next_chunk)

@@ -13,12 +13,14 @@ from sparserl.agents import (
     SWEEPABLE,
     OffPolicyAgent,
     ValueAgent,
+    env_preset,
     make_agent,
     method_preset,
 )
-from sparserl.envs import JaxEnv, make_env
+from sparserl.envs import AtariEnv, JaxEnv, make_env
 from sparserl.nets import matched_width
 from sparserl.nets.width import parameter_count, width_for_parameter_count
+from sparserl.replay.frames import STACK
 from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
 from sparserl.train.accounting import network_budget
 from sparserl.train.errors import TrainConfigError
@@ -46,6 +48,9 @@ class TrainSpec:
     eval_episodes: int = 10
     preset: str | None = None
     agent_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Environment settings (envs.ENV_OPTIONS), over those of the preset (Atari 100k: no sticky
+    # actions).
+    env_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     sweep: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
     # Parameter-matched dense (Graesser et al. 2022): a dense network whose width gives it the
@@ -117,7 +122,7 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     steps = _positive_int("steps", spec.steps)
     _positive_int("seeds", spec.seeds)
     _positive_int("eval_episodes", spec.eval_episodes)
-    env = make_env(spec.env)
+    env = make_env(spec.env, {**env_preset(spec.agent, spec.preset), **spec.env_options})
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
     if isinstance(agent, ACTOR_CRITIC):
         return _resolve_actor_critic(spec, env, agent)
@@ -130,6 +135,11 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     if spec.match_sparsity is not None:
         agent = _parameter_matched(spec, env, agent)
     cfg = agent.config
+    if cfg.data_augmentation and len(env.obs_shape) != 3:
+        raise TrainConfigError(
+            f"data_augmentation shifts images, but {spec.env} has observations of shape "
+            f"{env.obs_shape}; it needs [H, W, C] frames (Atari, MinAtar)"
+        )
     period, updates = cfg.update_schedule()
     interval = _eval_interval(spec, steps, period)
     if cfg.target_update_period % period:
@@ -145,6 +155,11 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
         raise TrainConfigError(
             f"min_replay {cfg.min_replay} must be at least batch_size + n_step "
             f"({cfg.batch_size + cfg.n_step}) so the first batch has valid transitions"
+        )
+    if isinstance(env, AtariEnv) and cfg.replay_capacity < cfg.n_step + STACK:
+        raise TrainConfigError(
+            f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK} "
+            f"({cfg.n_step + STACK}): frame replay rebuilds {STACK}-frame stacks by index"
         )
     _check_sweep(spec)
     total_updates = (steps // period - cfg.first_learning_iteration()) * updates

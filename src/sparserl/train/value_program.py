@@ -20,8 +20,12 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from sparserl import replay
-from sparserl.agents import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
+from sparserl.agents import (
+    ValueAgent,
+    drq_augmentation,
+    epsilon_greedy,
+    linearly_decaying_epsilon,
+)
 from sparserl.envs import JaxEnv
 from sparserl.sparsity import SparseMethod, SparseState
 from sparserl.train.episodes import EpisodeStats
@@ -29,6 +33,7 @@ from sparserl.train.evaluation import evaluate
 from sparserl.train.networks import Optimizer, layer_counts
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
+from sparserl.train.value_replay import TransitionReplay
 
 PyTree = Any
 
@@ -42,8 +47,8 @@ class RunState:
     opt_state: PyTree
     sparse: SparseState
     buffer: Any
-    env_state: Any
-    obs: jax.Array
+    env_state: Any  # None on host environments (ValueHostProgram)
+    obs: jax.Array | None
     key: jax.Array
     gamma: jax.Array
     episodes: EpisodeStats
@@ -78,39 +83,38 @@ class ValueProgram:
         key = jax.random.key(0) if key is None else key
         return self.network.init(key, *self.agent.example_inputs(self.env.obs_shape))
 
-    def _new_buffer(self, obs: jax.Array):
-        cfg = self.agent.config
-        example = {
-            "obs": obs,
-            "action": jnp.zeros((), jnp.int32),
-            "reward": jnp.zeros((), jnp.float32),
-            "next_obs": obs,
-            "terminal": jnp.zeros((), bool),
-            "episode_end": jnp.zeros((), bool),
-        }
-        if self.agent.prioritized:
-            return replay.init_prioritized(example, cfg.replay_capacity)
-        return replay.init_replay(example, cfg.replay_capacity)
+    @functools.cached_property
+    def replay(self) -> TransitionReplay:
+        """Whole transitions in the buffer, drawn uniformly or by priority."""
+        return TransitionReplay(self.agent.config, self.agent.prioritized)
 
     # ---- init ---------------------------------------------------------------------------
     def init_run(self, point: RunPoint) -> RunState:
         """Fresh network, sparse masks, optimizer, replay and environment for one run."""
         init_key, sparse_key, env_key, key = jax.random.split(point.key, 4)
+        obs, env_state = self.env.reset(env_key)
+        return self._new_run(point, init_key, sparse_key, key, self.replay.init(obs)).replace(
+            env_state=env_state, obs=obs
+        )
+
+    def _new_run(
+        self, point: RunPoint, init_key: jax.Array, sparse_key: jax.Array, key: jax.Array, buffer
+    ) -> RunState:
+        """A run's learner: network, masks, target, optimizer and `buffer`; no environment."""
         params = self.example_params(init_key)
         if point.masks is None:
             params, sparse = self.method.init(params, sparse_key, point.targets)
         else:
             params, sparse = self.method.init(params, sparse_key, masks=point.masks)
-        obs, env_state = self.env.reset(env_key)
         zero = jnp.zeros((), jnp.float32)
         return RunState(
             params=params,
             target_params=params,
             opt_state=self.optimizer.init(params, point.learning_rate, point.weight_decay),
             sparse=sparse,
-            buffer=self._new_buffer(obs),
-            env_state=env_state,
-            obs=obs,
+            buffer=buffer,
+            env_state=None,
+            obs=None,
             key=key,
             gamma=jnp.asarray(point.gamma, jnp.float32),
             episodes=EpisodeStats.zeros(),
@@ -122,46 +126,38 @@ class ValueProgram:
     def _apply(self, params: PyTree, *inputs: jax.Array) -> jax.Array:
         return self.network.apply(params, *inputs)
 
-    def _act(self, run: RunState, env_step: jax.Array) -> RunState:
+    def _explore(
+        self, params: PyTree, obs: jax.Array, env_step: jax.Array, act_key, q_key
+    ) -> jax.Array:
+        """The ε-greedy action of env step `env_step` (ε decaying linearly after warm-up)."""
         cfg = self.agent.config
-        # The agent's key comes last: with JAX's partitionable threefry (the default),
-        # split(k, n + 1)[:n] == split(k, n), so the other streams do not depend on it.
-        key, act_key, env_key, q_key = jax.random.split(run.key, 4)
-        q = self.agent.q_values(self._apply, run.params, run.obs[None], q_key)[0]
+        q = self.agent.q_values(self._apply, params, obs[None], q_key)[0]
         epsilon = linearly_decaying_epsilon(
             env_step, cfg.epsilon_decay_steps, cfg.min_replay, cfg.epsilon_train
         )
-        action = epsilon_greedy(act_key, q, epsilon)
+        return epsilon_greedy(act_key, q, epsilon)
+
+    def _act(self, run: RunState, env_step: jax.Array) -> RunState:
+        # The agent's key comes last: with JAX's partitionable threefry (the default),
+        # split(k, n + 1)[:n] == split(k, n), so the other streams do not depend on it.
+        key, act_key, env_key, q_key = jax.random.split(run.key, 4)
+        action = self._explore(run.params, run.obs, env_step, act_key, q_key)
         step = self.env.step(env_key, run.env_state, action)
         transition = replay_transition(run.obs, action, step)
-        if self.agent.prioritized:
-            buffer = replay.prioritized.add(run.buffer, transition, cfg.n_step)
-        else:
-            buffer = replay.uniform.add(run.buffer, transition)
         return run.replace(
-            buffer=buffer,
+            buffer=self.replay.add(run.buffer, transition),
             env_state=step.state,
             obs=step.obs,
             key=key,
             episodes=run.episodes.record(step.reward, transition["episode_end"]),
         )
 
-    def _sample(self, run: RunState, key: jax.Array):
-        cfg = self.agent.config
-        if self.agent.prioritized:
-            indices, probabilities = replay.prioritized.sample_indices(
-                run.buffer, key, cfg.batch_size
-            )
-            weights = replay.importance_weights(probabilities, cfg.priority_exponent_beta)
-        else:
-            indices = replay.uniform.sample_indices(run.buffer, key, cfg.batch_size, cfg.n_step)
-            weights = jnp.ones(cfg.batch_size, jnp.float32)
-        batch = replay.nstep_batch(run.buffer.storage, indices, cfg.n_step, run.gamma)
-        return indices, weights, batch
-
     def _update(self, run: RunState, optimizer_step: jax.Array) -> RunState:
-        key, sample_key, loss_key = jax.random.split(run.key, 3)
-        indices, weights, batch = self._sample(run, sample_key)
+        # augment_key last: the other streams are those of split(run.key, 3)
+        key, sample_key, loss_key, augment_key = jax.random.split(run.key, 4)
+        indices, weights, batch = self.replay.sample(run.buffer, sample_key, run.gamma)
+        if self.agent.config.data_augmentation:
+            batch = augmented(batch, augment_key)
 
         def loss_fn(params):
             per_example = self.agent.per_example_loss(
@@ -173,16 +169,11 @@ class ValueProgram:
         params, opt_state, sparse = self.optimizer.step(
             self.method, run.params, run.opt_state, run.sparse, grads, optimizer_step
         )
-        buffer = run.buffer
-        if self.agent.prioritized:
-            # Dopamine's Rainbow: priority = sqrt(loss + 1e-10), i.e. exponent 0.5.
-            priorities = jnp.sqrt(per_example + 1e-10)
-            buffer = replay.prioritized.update_priorities(buffer, indices, priorities)
         return run.replace(
             params=params,
             opt_state=opt_state,
             sparse=sparse,
-            buffer=buffer,
+            buffer=self.replay.update_priorities(run.buffer, indices, per_example),
             key=key,
             loss_sum=run.loss_sum + loss,
             loss_count=run.loss_count + 1.0,
@@ -201,8 +192,11 @@ class ValueProgram:
         return runs
 
     def _learning_iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
+        return self._learn(self._acting_iteration(runs, iteration), iteration)
+
+    def _learn(self, runs: RunState, iteration: jax.Array) -> RunState:
+        """The updates of learning iteration `iteration`, then the target sync when due."""
         period, updates = self.schedule
-        runs = self._acting_iteration(runs, iteration)
         done_before = (iteration - self.agent.config.first_learning_iteration()) * updates
         update = jax.vmap(self._update, in_axes=(0, None))
         for u in range(updates):
@@ -211,16 +205,28 @@ class ValueProgram:
         sync = env_steps % self.agent.config.target_update_period == 0
         return jax.lax.cond(sync, jax.vmap(self._sync_target), lambda r: r, runs)
 
+    def _eval_actions(self, params: PyTree, obs: jax.Array, key: jax.Array) -> jax.Array:
+        """Actions [B] of the evaluation policy (ε-greedy at `epsilon_eval`) for obs [B, ...]."""
+        keys = jax.random.split(key, obs.shape[0] + 1)
+        q = self.agent.q_values(self._apply, params, obs, keys[-1])
+        epsilon = self.agent.config.epsilon_eval
+        return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys[:-1], q, epsilon)
+
     def _evaluate(self, run: RunState) -> jax.Array:
         key, _ = jax.random.split(jax.random.fold_in(run.key, 1))
-        epsilon = self.agent.config.epsilon_eval
-
-        def act(obs, act_key):
-            keys = jax.random.split(act_key, obs.shape[0] + 1)
-            q = self.agent.q_values(self._apply, run.params, obs, keys[-1])
-            return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys[:-1], q, epsilon)
-
+        act = functools.partial(self._eval_actions, run.params)
         return evaluate(self.env, act, key, self.eval_episodes)
+
+    def _chunk_metrics(self, runs: RunState) -> tuple[RunState, dict]:
+        """The chunk's mean loss and the online and target networks' counts; the loss sums
+        restart for the next chunk."""
+        metrics = {
+            "losses": {"loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1)},
+            "online": jax.vmap(layer_counts)(runs.params, runs.sparse.masks),
+            "target": jax.vmap(layer_counts)(runs.target_params, runs.sparse.masks),
+        }
+        zero = jnp.zeros_like(runs.loss_sum)
+        return runs.replace(loss_sum=zero, loss_count=zero), metrics
 
     def chunk(
         self, runs: RunState, start: jax.Array, acting: int, learning: int
@@ -237,16 +243,10 @@ class ValueProgram:
 
         runs = scan(self._acting_iteration, runs, start, acting)
         runs = scan(self._learning_iteration, runs, start + acting, learning)
-        metrics = {
-            "eval_return": jax.vmap(self._evaluate)(runs),
-            **runs.episodes.chunk_metrics(),
-            "losses": {"loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1)},
-            "online": jax.vmap(layer_counts)(runs.params, runs.sparse.masks),
-            "target": jax.vmap(layer_counts)(runs.target_params, runs.sparse.masks),
-        }
-        zero = jnp.zeros_like(runs.loss_sum)
-        runs = runs.replace(loss_sum=zero, loss_count=zero, episodes=runs.episodes.restart())
-        return runs, metrics
+        eval_return = jax.vmap(self._evaluate)(runs)
+        episodes = runs.episodes.chunk_metrics()
+        runs, metrics = self._chunk_metrics(runs.replace(episodes=runs.episodes.restart()))
+        return runs, {"eval_return": eval_return, **episodes, **metrics}
 
     @functools.cached_property
     def compiled_init(self):
@@ -255,3 +255,14 @@ class ValueProgram:
     @functools.cached_property
     def compiled_chunk(self):
         return jax.jit(self.chunk, static_argnums=(2, 3), donate_argnums=(0,))
+
+
+def augmented(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+    """The batch with `obs` and `next_obs` augmented by independent draws of Dopamine's DrQ
+    augmentation (random shift, then intensity), as its DrQ(ε) does in every update."""
+    obs_key, next_key = jax.random.split(key)
+    return {
+        **batch,
+        "obs": drq_augmentation(obs_key, batch["obs"]),
+        "next_obs": drq_augmentation(next_key, batch["next_obs"]),
+    }
