@@ -14,16 +14,14 @@ finds one.
 from __future__ import annotations
 
 import collections
-import functools
 import os
 import time
 
 import jax
 
 from sparserl.train import TrainSpec
-from sparserl.train.run import _points, _value_runner
+from sparserl.train.run import value_runner
 from sparserl.train.spec import resolve
-from sparserl.train.value_program import ValueProgram
 
 STEPS = int(os.environ.get("BENCH_STEPS", 200))
 SEEDS = int(os.environ.get("BENCH_SEEDS", 1))
@@ -42,13 +40,9 @@ def runner_for(network: dict):
         steps=100_000,
         agent_options={**network, "min_replay": 400, "replay_capacity": 20_000},
     )
-    resolved = resolve(spec)
-    program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
-    params = jax.eval_shape(program.example_params)
-    points = _points(resolved, functools.partial(resolved.method.targets, params), resolved.grid())
-    return _value_runner(resolved, resolved.method, points), sum(
-        x.size for x in jax.tree.leaves(params)
-    )
+    runner = value_runner(resolve(spec))
+    params = jax.eval_shape(runner.program.example_params)
+    return runner, sum(x.size for x in jax.tree.leaves(params))
 
 
 def timed(seconds: dict, label: str, fn):

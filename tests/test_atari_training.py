@@ -1,8 +1,6 @@
 """Value agents on host-stepped Atari games: what the replay stores against what the agent
 saw, resuming mid-episode, the Atari 100k presets' environment, and a smoke run per agent."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,7 +11,7 @@ from sparserl.envs import EnvConfigError, make_env
 from sparserl.replay import frames
 from sparserl.train import TrainSpec, train
 from sparserl.train.errors import TrainConfigError
-from sparserl.train.run import _points, _value_runner
+from sparserl.train.run import value_runner
 from sparserl.train.spec import resolve
 from sparserl.train.value_program import ValueProgram
 
@@ -26,14 +24,6 @@ def quiet(*_):
     return type("Quiet", (), {"update": lambda self, *a: None})()
 
 
-def runner_for(spec: TrainSpec):
-    resolved = resolve(spec)
-    program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
-    params = jax.eval_shape(program.example_params)
-    points = _points(resolved, functools.partial(resolved.method.targets, params), resolved.grid())
-    return _value_runner(resolved, resolved.method, points)
-
-
 def test_replay_holds_what_each_run_acted_on_and_a_resume_cuts_the_episode():
     spec = TrainSpec(
         "dqn",
@@ -44,7 +34,7 @@ def test_replay_holds_what_each_run_acted_on_and_a_resume_cuts_the_episode():
         env_options={"max_episode_steps": 30},  # truncations at steps 29 and 59
         agent_options={**SMALL, "min_replay": 300, "replay_capacity": 128},
     )
-    runner = runner_for(spec)
+    runner = value_runner(resolve(spec))
     seen = []
     step = runner.vector.step
 

@@ -230,6 +230,15 @@ def _value_runner(resolved: ResolvedSpec, method, points: RunPoint):
     return ValueRunner(ValueProgram(agent, env, method, episodes), points, resolved.eval_interval)
 
 
+def value_runner(resolved: ResolvedSpec):
+    """A fresh runner for the grid of a resolved value-agent spec (its first phase), to be
+    driven chunk by chunk or step by step (benchmarks, tests)."""
+    program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
+    params = jax.eval_shape(program.example_params)
+    targets = functools.partial(resolved.method.targets, params)
+    return _value_runner(resolved, resolved.method, _points(resolved, targets, resolved.grid()))
+
+
 def actor_critic_program(
     resolved: ResolvedSpec,
 ) -> tuple[OffPolicyProgram | OnPolicyProgram, RunPoint]:
