@@ -195,11 +195,12 @@ def test_atari_100k_presets_follow_table_1_and_dopamine():
 
 
 def test_env_preset_turns_sticky_actions_off_for_atari_100k_only():
-    assert env_preset("rainbow", "der") == {"repeat_action_probability": 0.0}
-    assert env_preset("dqn", "drq_eps") == {"repeat_action_probability": 0.0}
+    atari_100k = {"repeat_action_probability": 0.0, "terminal_on_life_loss": True}
+    assert env_preset("rainbow", "der") == atari_100k
+    assert env_preset("dqn", "drq_eps") == atari_100k
     assert env_preset("dqn", "atari") == {} and env_preset("rainbow", None) == {}
     env_preset("dqn", "drq_eps")["repeat_action_probability"] = 0.25  # a copy
-    assert env_preset("dqn", "drq_eps") == {"repeat_action_probability": 0.0}
+    assert env_preset("dqn", "drq_eps") == atari_100k
 
 
 def test_data_augmentation_must_be_a_bool():

@@ -189,6 +189,34 @@ def test_truncation_resets_with_a_fresh_stack(pong):
     np.testing.assert_array_equal(step.frame, first[..., -1])  # Pong's reset screen
 
 
+def test_life_loss_ends_the_agents_episode_only_when_asked():
+    breakout = make_env("ALE/Breakout-v5")  # 5 lives
+
+    def play(env: AtariEnv) -> list:
+        steps = []
+        with env.vector(1) as vector:
+            vector.reset([3])
+            while not steps or not steps[-1].terminated[0]:
+                steps.append(vector.step(np.array([len(steps) % 4])))  # FIRE launches the ball
+        return steps
+
+    plain = play(breakout)
+    asked = play(dataclasses.replace(breakout, terminal_on_life_loss=True))
+    assert len(plain) == len(asked) < 5_000  # the emulator is the same either way
+    assert not any(step.life_lost[0] for step in plain)
+    lost = [t for t, step in enumerate(asked) if step.life_lost[0]]
+    assert len(lost) == 4  # lives 5 -> 1; the fifth ends the game (terminated, not life_lost)
+    for t in lost:
+        step, same = asked[t], plain[t]
+        assert not step.terminated[0] and step.reward[0] == same.reward[0]
+        assert (step.obs[0, ..., :-1] == 0).all()  # a fresh stack on the same game screen
+        np.testing.assert_array_equal(step.obs[0, ..., -1], same.obs[0, ..., -1])
+        np.testing.assert_array_equal(step.final_obs, same.final_obs)
+        assert (same.obs[0, ..., :-1] > 0).any()  # without the option the stack goes on
+    with pytest.raises(EnvConfigError, match="terminal_on_life_loss must be True or False"):
+        dataclasses.replace(breakout, terminal_on_life_loss=1)
+
+
 def test_rewards_are_raw_and_clip_to_unit_range():
     invaders = make_env("ALE/SpaceInvaders-v5")
     actions = np.random.default_rng(0).integers(0, invaders.num_actions, (300, 1))

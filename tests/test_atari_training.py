@@ -70,8 +70,9 @@ def test_atari_100k_presets_play_without_sticky_actions():
         spec = TrainSpec("dqn", PONG, steps=100_000, **changes)
         return resolve(spec).env
 
-    assert env_of().repeat_action_probability == 0.25
-    assert env_of(preset="drq_eps").repeat_action_probability == 0.0
+    assert env_of().repeat_action_probability == 0.25 and not env_of().terminal_on_life_loss
+    drq = env_of(preset="drq_eps")
+    assert drq.repeat_action_probability == 0.0 and drq.terminal_on_life_loss
     spec = TrainSpec("rainbow", PONG, preset="der", steps=10_000)
     assert resolve(spec).env.repeat_action_probability == 0.0
     sticky = env_of(preset="drq_eps", env_options={"repeat_action_probability": 0.1})

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sparserl.cli import main
+from sparserl.cli import _assignments, main
 
 
 def test_inspect_json_reports_exact_counts(capsys):
@@ -87,3 +87,13 @@ def test_inspect_compares_erk_flops_with_uniform_on_nature_cnn(capsys):
     plain = json.loads(capsys.readouterr().out)
     assert plain["inference_flops"] == uniform and "inference_flops_vs_uniform" not in plain
     assert plain["training_flops"] == table["uniform_training_flops"]
+
+
+def test_true_and_false_in_any_case_are_booleans():
+    # 'false' kept as a string would be truthy: double Q on when the user turned it off
+    assert _assignments(["double_q=false", "dueling=TRUE", "terminal_on_life_loss=True"], "x") == {
+        "double_q": False,
+        "dueling": True,
+        "terminal_on_life_loss": True,
+    }
+    assert _assignments(["loss=mse", "hidden=(64, 64)"], "x") == {"loss": "mse", "hidden": (64, 64)}

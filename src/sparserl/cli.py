@@ -66,7 +66,11 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 
 def _literal(text: str):
-    """A command-line value: a Python literal (1e-3, True, (512, 512), 64,64) or a string."""
+    """A command-line value: a Python literal (1e-3, True, (512, 512), 64,64), true/false in
+    any case as a bool (so that `--set double_q=false` is not the truthy string 'false'), or a
+    string."""
+    if text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):

@@ -196,12 +196,13 @@ def method_preset(agent: str, preset: str | None, env_id: str) -> dict[str, Any]
 
 # Environment options of the presets that change the environment protocol. Atari 100k plays
 # without sticky actions (Table 1: Sticky Actions False; DER.gin / DrQ_eps.gin:
-# create_atari_environment.sticky_actions = False). Those gin files also set
-# AtariPreprocessing.terminal_on_life_loss = True, which Table 1 does not list and AtariEnv
-# does not offer.
+# create_atari_environment.sticky_actions = False) and ends the agent's episode at each lost
+# life (DER.gin / DrQ_eps.gin: AtariPreprocessing.terminal_on_life_loss = True; Table 1 does
+# not list it).
+_ATARI_100K_ENV: dict[str, Any] = {"repeat_action_probability": 0.0, "terminal_on_life_loss": True}
 ENV_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
-    ("rainbow", "der"): {"repeat_action_probability": 0.0},
-    ("dqn", "drq_eps"): {"repeat_action_probability": 0.0},
+    ("rainbow", "der"): _ATARI_100K_ENV,
+    ("dqn", "drq_eps"): _ATARI_100K_ENV,
 }
 
 

@@ -4,7 +4,8 @@
 One agent step repeats the action for 4 emulator frames with sticky actions (p = 0.25), sums
 the rewards, takes the pixel-wise max of the last two grayscale screens and area-resamples it
 to an 84x84 uint8 frame. Episodes end at game over or after 27,000 agent steps (108,000
-frames); no life-loss terminals, no no-op starts. Rewards are reported raw (episode returns
+frames); no no-op starts, and life-loss terminals only where asked for
+(`terminal_on_life_loss`, Dopamine's Atari 100k agents). Rewards are reported raw (episode returns
 are unclipped); agents that train on clipped rewards apply `clip_reward` themselves, since
 clipping is an agent setting (Dopamine clips in its runner, not in the environment).
 
@@ -169,8 +170,16 @@ class AtariEnv(EnvFacts):
     # 0.25 for Dopamine's DQN / Rainbow / IQN (Obando-Ceron et al. 2024, Table 2); Atari 100k
     # agents (DER, DrQ(eps)) play without sticky actions (ibid., Table 1): 0.0.
     repeat_action_probability: float = STICKY_ACTION_PROBABILITY
+    # Dopamine's Atari 100k agents (DER.gin, DrQ_eps.gin: terminal_on_life_loss = True): a lost
+    # life ends the agent's episode (a terminal in replay, a fresh frame stack) while the game
+    # goes on; returns stay per game. Off in Dopamine's Atari defaults (Machado et al. 2018).
+    terminal_on_life_loss: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.terminal_on_life_loss, bool):
+            raise EnvConfigError(
+                f"terminal_on_life_loss must be True or False, got {self.terminal_on_life_loss!r}"
+            )
         p = self.repeat_action_probability
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise EnvConfigError(f"repeat_action_probability must be in [0, 1], got {p!r}")
@@ -237,6 +246,9 @@ class AtariStep(NamedTuple):
     final_obs: np.ndarray  # [num, 84, 84, 4] uint8: what the action led to, before any reset
     frame: np.ndarray  # [num, 84, 84] uint8: obs[..., -1]
     final_frame: np.ndarray  # [num, 84, 84] uint8: final_obs[..., -1]
+    # [num] bool: with terminal_on_life_loss, the agent's episode ended at a lost life while
+    # the game goes on (obs is a fresh stack; not in terminated/truncated); else all False
+    life_lost: np.ndarray
 
 
 class AtariVector:
@@ -262,6 +274,7 @@ class AtariVector:
         self._screens = np.zeros((num, 2, *screen), np.uint8)  # the last two screens per game
         self._resize = AreaResize(screen)
         self._stack = FrameStack(num)
+        self._lives = np.zeros(num, np.int64)
 
     def reset(self, seeds: Sequence[int]) -> np.ndarray:
         """First observations `[num, 84, 84, 4]` uint8 (the first frame, newest last, after 3
@@ -271,6 +284,7 @@ class AtariVector:
         for i, (env, seed) in enumerate(zip(self.envs, seeds, strict=True)):
             env.reset(seed=int(seed))
             self._read_first_screen(i)
+        self._lives = np.array([ale.lives() for ale in self._ales])
         return self._stack.start(self._frames(slice(None)))
 
     def step(self, actions: Any) -> AtariStep:
@@ -282,18 +296,31 @@ class AtariVector:
         truncated = np.empty(self.num, bool)
         for i in range(self.num):
             reward[i], terminated[i], truncated[i] = self._act(i, int(actions[i]))
+        life_lost = self._life_lost(terminated | truncated)
         final_frame = self._frames(slice(None))
         final_obs = self._stack.push(final_frame)
         frame, ended = final_frame.copy(), np.flatnonzero(terminated | truncated)
         for i in ended:
             self._ales[i].reset_game()
             self._read_first_screen(i)
-        if len(ended):
+            self._lives[i] = self._ales[i].lives()
+        restart = terminated | truncated | life_lost
+        if restart.any():
             frame[ended] = self._frames(ended)
-            obs = self._stack.start(frame, terminated | truncated)
+            obs = self._stack.start(frame, restart)
         else:
             obs = final_obs.copy()
-        return AtariStep(obs, reward, terminated, truncated, final_obs, frame, final_frame)
+        return AtariStep(
+            obs, reward, terminated, truncated, final_obs, frame, final_frame, life_lost
+        )
+
+    def _life_lost(self, ended: np.ndarray) -> np.ndarray:
+        """Games that lost a life this step and play on, where lives end the agent's episode
+        (all False without `terminal_on_life_loss`); remembers every game's lives."""
+        lives = np.array([ale.lives() for ale in self._ales])
+        lost = (lives < self._lives) & ~ended & self.env.terminal_on_life_loss
+        self._lives = lives
+        return lost
 
     def check_actions(self, actions: Any) -> np.ndarray:
         """`actions` as an integer array `[num]` of valid action indices, or an error naming
@@ -382,6 +409,9 @@ class AtariEvaluator(VectorEvaluator):
                 reward, terminated, truncated = vector._act(i, int(actions[i]))
                 returns[i] += reward
                 active[i] = not (terminated or truncated)
+            life_lost = vector._life_lost(~active)
             frames[playing] = add_pixel_noise(vector._frames(playing), noise_sigma, rng)
             obs = stack.push(frames)
+            if life_lost.any():  # the agent's episode restarts, as in training
+                obs = stack.start(frames, life_lost)
         return returns.reshape(runs, episodes).mean(axis=1)

@@ -77,7 +77,7 @@ ENVS: dict[str, EnvSpec] = {
 # Protocol settings a user may change per environment kind, e.g. Atari 100k plays without
 # sticky actions (Obando-Ceron et al. 2024, Table 1).
 ENV_OPTIONS: dict[type, tuple[str, ...]] = {
-    AtariEnv: ("repeat_action_probability", "max_episode_steps"),
+    AtariEnv: ("repeat_action_probability", "max_episode_steps", "terminal_on_life_loss"),
 }
 
 

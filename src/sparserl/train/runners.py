@@ -156,9 +156,11 @@ class ValueHostRunner(_HostRunner):
             actions = np.asarray(actions)
             step = self.vector.step(actions)
             ended = step.terminated | step.truncated
-            self.stats.record(step.reward, ended)
+            self.stats.record(step.reward, ended)  # game returns, over all lives
+            # a lost life (terminal_on_life_loss) ends the agent's episode: no bootstrap
+            terminal = step.terminated | step.life_lost
             self.runs = program.compiled_store(
-                self.runs, self.obs[..., -1], actions, step.reward, step.terminated, ended
+                self.runs, self.obs[..., -1], actions, step.reward, terminal, ended | terminal
             )
             self.obs = step.obs
             iteration, phase = divmod(t + 1, self.period)
