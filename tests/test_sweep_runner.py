@@ -39,7 +39,7 @@ overrides:
   target_update_period: 40
   replay_capacity: 500
 """
-GROUPS = ("dqn_CartPole-v1_dense_width1", "dqn_CartPole-v1_rigl_width1")
+GROUPS = ("dqn_CartPole-v1_dense_width1", "dqn_CartPole-v1_rigl_levels-0.9_width1")
 WALL_CLOCK = ("group_wall_s",)
 
 

@@ -170,7 +170,7 @@ def test_check_names_every_failing_group_before_any_run():
     assert message.startswith("3 of 6 group(s) cannot run")
     assert "sac needs continuous actions" in message
     for method in ("dense", "rigl", "lottery"):
-        assert f"sac_CartPole-v1_{method}_width1" in message
+        assert f"sac_CartPole-v1_{method}_" in message
     assert "dqn_CartPole-v1" not in message
 
 
@@ -220,3 +220,25 @@ def test_unknown_preset_or_scale_lists_the_allowed_ones():
         load_preset("graesser2023")
     with pytest.raises(SweepSpecError, match="'smoke', 'full'"):
         load_preset("graesser2022-classic", "huge")
+
+
+def test_groups_over_the_run_limit_split_by_sparsity_level():
+    levels = [0.5, 0.8, 0.9, 0.95, 0.99]
+    methods = ["dense", {"name": "dense", "match_sparsity": True}, "rigl"]
+    whole = expand(spec(methods=methods, sparsities=levels, seeds=5))
+    split = expand(spec(methods=methods, sparsities=levels, seeds=5, max_runs_per_group=10))
+    # dense: 5 runs; matched dense: one group per level; rigl: 25 runs -> 2 + 2 + 1 levels
+    assert len(whole) == 1 + 5 + 1 and len(split) == 1 + 5 + 3
+    rigl = [g for g in split if g.method == "rigl"]
+    assert [g.sparsities for g in rigl] == [(0.5, 0.8), (0.9, 0.95), (0.99,)]
+    assert group_id(rigl[0]) == "dqn_CartPole-v1_rigl_levels-0.5+0.8_width1"
+    assert max(len(g.sparsities or (None,)) * g.seeds for g in split) == 10
+    # the same runs, under other group directories
+    assert sorted(r for _, r in planned_runs(split)) == sorted(r for _, r in planned_runs(whole))
+    assert len({gid for gid, _ in planned_runs(split)}) == 9
+    with pytest.raises(
+        SweepSpecError, match=r"max_runs_per_group 3 is below .*\(5 seeds x swept values = 5\)"
+    ):
+        expand(spec(seeds=5, max_runs_per_group=3))
+    with pytest.raises(SweepSpecError, match="max_runs_per_group: expected a positive integer"):
+        spec(max_runs_per_group=0)

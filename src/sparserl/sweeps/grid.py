@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 from typing import Any
 
 from sparserl.agents import AgentConfigError
@@ -31,8 +32,16 @@ def _method_options(spec: SweepSpec, entry: MethodEntry) -> dict[str, Any]:
 
 def expand(spec: SweepSpec) -> list[TrainSpec]:
     """One TrainSpec per (agent, env, method entry, width), or per (agent, env, level) for the
-    matched dense entry; sparsity levels, swept values and seeds stay inside each group."""
+    matched dense entry; sparsity levels, swept values and seeds stay inside each group, except
+    that a group of more than `max_runs_per_group` runs is split by sparsity level."""
     groups = []
+    limit = spec.max_runs_per_group
+    per_level = spec.seeds * math.prod(len(values) for values in spec.sweep.values())
+    if limit is not None and per_level > limit:
+        raise SweepSpecError(
+            f"max_runs_per_group {limit} is below the runs of one sparsity level ({spec.seeds} "
+            f"seeds x swept values = {per_level}); raise it or use fewer seeds"
+        )
     for agent, env, entry in itertools.product(spec.agents, spec.envs, spec.methods):
         base = TrainSpec(
             agent=agent,
@@ -51,9 +60,13 @@ def expand(spec: SweepSpec) -> list[TrainSpec]:
             groups += [dataclasses.replace(base, match_sparsity=s) for s in spec.sparsities]
             continue
         levels = () if entry.name == "dense" else spec.sparsities
-        for width in spec.widths:
+        parts = [levels]
+        if levels and limit is not None:
+            step = limit // per_level
+            parts = [levels[i : i + step] for i in range(0, len(levels), step)]
+        for width, part in itertools.product(spec.widths, parts):
             options = {**base.agent_options, "width": width}
-            groups.append(dataclasses.replace(base, sparsities=levels, agent_options=options))
+            groups.append(dataclasses.replace(base, sparsities=part, agent_options=options))
     return groups
 
 
@@ -70,6 +83,8 @@ def group_id(spec: TrainSpec) -> str:
     or matched level, preset."""
     parts = [spec.agent, spec.env, spec.method or "preset-method"]
     parts += [_label(k, v) for k, v in sorted(spec.method_options.items())]
+    if spec.sparsities:  # the levels inside (a split sweep has several groups per method)
+        parts.append("levels-" + "+".join(f"{s:g}" for s in spec.sparsities))
     if spec.match_sparsity is not None:
         parts.append(f"match{spec.match_sparsity:g}")
     else:

@@ -15,6 +15,9 @@ ATARI_15 = [ale_env_id(game) for game in GRAESSER_15]
 # 40M frames = 10M agent steps at frame skip 4 (Obando-Ceron et al. 2024, Sec. 4.1); Dopamine's
 # iterations of 250k agent steps give 40 evaluations.
 ATARI_STEPS, ATARI_ITERATION = 10_000_000, 250_000
+# Dopamine's 1M-frame replay is 7 GB per run on the device: 5 runs (one level's seeds) per
+# program fit a 40-80 GB accelerator.
+ATARI_RUNS_PER_GROUP = 5
 # Atari on a CPU: a small replay and schedule so that a few thousand steps learn at all.
 ATARI_SMOKE_OVERRIDES = {
     "min_replay": 1_000,
@@ -172,6 +175,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "steps": ATARI_STEPS,
             "eval_interval": ATARI_ITERATION,
             "eval_episodes": 5,
+            "max_runs_per_group": ATARI_RUNS_PER_GROUP,
         },
     },
     # Obando-Ceron et al. 2024, Fig. 1 and 3: DQN and Rainbow on the Impala ResNet at widths
@@ -202,6 +206,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "eval_interval": ATARI_ITERATION,
             "eval_episodes": 5,
             "overrides": {"torso": "impala"},
+            "max_runs_per_group": ATARI_RUNS_PER_GROUP,
         },
     },
     # Graesser et al.'s Atari design (DQN, dense vs sparse at 90%, their Fig. 1) on MinAtar, with

@@ -30,6 +30,7 @@ KEYS: dict[str, str] = {
     "overrides": "a mapping of agent options, and of agent names to their own options",
     "method_options": "a mapping of method options (for every sparse method that has them)",
     "sweep": f"a mapping from {list(SWEEPABLE)} to non-empty lists of numbers",
+    "max_runs_per_group": "a positive integer: the most runs one program holds (device memory)",
 }
 REQUIRED = ("name", "agents", "envs", "methods")
 # Set by the grid or by `resolve`, never by a method entry.
@@ -68,6 +69,8 @@ class SweepSpec:
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     sweep: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    # Groups with more runs are split by sparsity level (e.g. Atari: 7 GB of replay per run).
+    max_runs_per_group: int | None = None
 
     def steps_for(self, agent: str, env: str) -> int:
         """Env steps of `agent` on `env`: the env's entry, else the agent's, else the default."""
@@ -266,7 +269,6 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
     preset = data.get("preset")
     if preset is not None and not isinstance(preset, str):
         raise _fail("preset", preset, KEYS["preset"])
-    interval = data.get("eval_interval")
     return SweepSpec(
         name=data["name"],
         agents=agents,
@@ -276,13 +278,19 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
         seeds=_positive_int("seeds", data.get("seeds", 1)),
         widths=widths,
         steps=_steps(data.get("steps", 100_000), agents, envs),
-        eval_interval=None if interval is None else _positive_int("eval_interval", interval),
+        eval_interval=_optional_positive_int(data, "eval_interval"),
         eval_episodes=_positive_int("eval_episodes", data.get("eval_episodes", 10)),
         preset=preset,
         overrides=_overrides(data.get("overrides", {}), agents),
         method_options=_method_options(data.get("method_options", {}), methods),
         sweep=_sweep(data.get("sweep", {})),
+        max_runs_per_group=_optional_positive_int(data, "max_runs_per_group"),
     )
+
+
+def _optional_positive_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return None if value is None else _positive_int(key, value)
 
 
 def loads(text: str) -> SweepSpec:
