@@ -20,7 +20,7 @@ import time
 import jax
 
 from sparserl.train import TrainSpec
-from sparserl.train.run import value_runner
+from sparserl.train.run import value_param_shapes, value_runner
 from sparserl.train.spec import resolve
 
 STEPS = int(os.environ.get("BENCH_STEPS", 200))
@@ -40,9 +40,9 @@ def runner_for(network: dict):
         steps=100_000,
         agent_options={**network, "min_replay": 400, "replay_capacity": 20_000},
     )
-    runner = value_runner(resolve(spec))
-    params = jax.eval_shape(runner.program.example_params)
-    return runner, sum(x.size for x in jax.tree.leaves(params))
+    resolved = resolve(spec)
+    params = value_param_shapes(resolved)
+    return value_runner(resolved), sum(x.size for x in jax.tree.leaves(params))
 
 
 def timed(seconds: dict, label: str, fn):

@@ -11,9 +11,8 @@ from sparserl.envs import EnvConfigError, make_env
 from sparserl.replay import frames
 from sparserl.train import TrainSpec, train
 from sparserl.train.errors import TrainConfigError
-from sparserl.train.run import value_runner
+from sparserl.train.run import value_param_shapes, value_runner
 from sparserl.train.spec import resolve
-from sparserl.train.value_program import ValueProgram
 
 PONG = "ALE/Pong-v5"
 # A quarter-width Nature CNN (8/16/16 channels, 128 units): the same code paths, CI-sized.
@@ -132,9 +131,7 @@ def test_smoke_run_on_pong(agent, preset, method):
     assert np.isfinite(row["loss"]) and row["loss"] > 0
     assert row["weights_outside_mask"] == 0 and row["target_weights_outside_mask"] == 0
     resolved = resolve(spec)
-    params = jax.eval_shape(
-        ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params
-    )
+    params = value_param_shapes(resolved)
     counts = {k[len("nonzeros/") :]: v for k, v in row.items() if k.startswith("nonzeros/")}
     if sparse:
         assert counts == sp.mask_counts(resolved.method.targets(params, 0.9))

@@ -26,7 +26,7 @@ import numpy as np
 
 from sparserl.envs.errors import EnvConfigError
 from sparserl.envs.facts import EnvFacts
-from sparserl.envs.gymnasium_env import VectorEvaluator, episode_seeds
+from sparserl.envs.gymnasium_env import EnvVector, VectorEvaluator, episode_seeds
 
 if TYPE_CHECKING:
     from sparserl.envs.registry import EnvSpec
@@ -251,7 +251,7 @@ class AtariStep(NamedTuple):
     life_lost: np.ndarray
 
 
-class AtariVector:
+class AtariVector(EnvVector):
     """`num` independent ALE games stepped side by side in a Python loop, auto-resetting ended
     episodes.
 
@@ -262,11 +262,7 @@ class AtariVector:
     """
 
     def __init__(self, env: AtariEnv, num: int):
-        if num < 1:
-            raise ValueError(f"num must be at least 1, got {num}")
-        self.env = env
-        self.num = num
-        self.envs = [env.make() for _ in range(num)]
+        super().__init__(env, num)
         self._ales = [e.unwrapped.ale for e in self.envs]
         self._action_set = self._ales[0].getMinimalActionSet()
         # 210x160; 214 to 250 rows for Carnival, Pooyan, JourneyEscape and AirRaid
@@ -365,16 +361,6 @@ class AtariVector:
         """The 84x84 frames `[len(games), 84, 84]` of `games` (indices, or a slice to read them
         without a copy): the max over their last two screens, area-resampled."""
         return self._resize(np.maximum(self._screens[games, 0], self._screens[games, 1]))
-
-    def close(self) -> None:
-        for env in self.envs:
-            env.close()
-
-    def __enter__(self) -> AtariVector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class AtariEvaluator(VectorEvaluator):

@@ -101,19 +101,34 @@ def _make(backend_id: str) -> gymnasium.Env:
         return gymnasium.make(backend_id)
 
 
-class HostVector:
-    """`num` independent gymnasium envs stepped side by side, auto-resetting ended episodes.
+class EnvVector:
+    """`num` envs made by `env.make()` to be stepped side by side, closed with the vector (or
+    its `with` block): what the MuJoCo and the Atari vectors share."""
 
-    Each env is seeded once by `reset(seeds)`; later auto-resets pass no seed, so the env's
-    own RNG continues and a run is reproducible from its seed alone.
-    """
-
-    def __init__(self, env: HostEnv, num: int):
+    def __init__(self, env: Any, num: int):
         if num < 1:
             raise ValueError(f"num must be at least 1, got {num}")
         self.env = env
         self.num = num
         self.envs = [env.make() for _ in range(num)]
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class HostVector(EnvVector):
+    """`num` independent gymnasium envs stepped side by side, auto-resetting ended episodes.
+
+    Each env is seeded once by `reset(seeds)`; later auto-resets pass no seed, so the env's
+    own RNG continues and a run is reproducible from its seed alone.
+    """
 
     def reset(self, seeds: Sequence[int]) -> np.ndarray:
         """First observations `[num, *obs_shape]` float32; env i (and its action space) is
@@ -146,16 +161,6 @@ class HostVector:
                 o, _ = env.reset()
             obs[i] = o
         return HostStep(obs, reward, terminated, truncated, final_obs)
-
-    def close(self) -> None:
-        for env in self.envs:
-            env.close()
-
-    def __enter__(self) -> HostVector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def episode_seeds(seed: int, runs: int, episodes: int) -> np.ndarray:

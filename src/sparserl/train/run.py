@@ -102,20 +102,24 @@ def _run_phase(
     on_chunk,
     saver: _Saver,
 ):
-    """Call the runner's chunks for the whole run (from the saver's checkpoint, if it has one);
-    returns the history of chunk metrics."""
-    history = saver.resume(runner)
-    shown = progress(steps, runs, label)
-    chunks = steps // interval
-    for chunk in range(len(history), chunks):
-        metrics = runner.chunk(chunk)
-        done = (chunk + 1) * interval
-        history.append((done, time.perf_counter(), metrics))
-        shown.update(done, float(np.mean(metrics["eval_return"])))
-        if on_chunk is not None:
-            on_chunk(history)
-        if chunk + 1 < chunks:
-            saver.maybe_save(runner, history)
+    """Call the runner's chunks for the whole run (from the saver's checkpoint, if it has one),
+    then close its environments, if it has any; returns the history of chunk metrics."""
+    try:
+        history = saver.resume(runner)
+        shown = progress(steps, runs, label)
+        chunks = steps // interval
+        for chunk in range(len(history), chunks):
+            metrics = runner.chunk(chunk)
+            done = (chunk + 1) * interval
+            history.append((done, time.perf_counter(), metrics))
+            shown.update(done, float(np.mean(metrics["eval_return"])))
+            if on_chunk is not None:
+                on_chunk(history)
+            if chunk + 1 < chunks:
+                saver.maybe_save(runner, history)
+    finally:  # host runners own environments
+        if hasattr(runner, "close"):
+            runner.close()
     return history
 
 
@@ -176,10 +180,7 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
     """Value-based agents (DQN, Rainbow, IQN): one program per phase over the grid."""
     spec, grid = resolved.spec, resolved.grid()
     saver = _Saver(checkpointer if len(resolved.phases) == 1 else None, time.perf_counter())
-    # shapes only: the targets need no values (initialising a CNN eagerly costs seconds)
-    params = jax.eval_shape(
-        ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params
-    )
+    params = value_param_shapes(resolved)
 
     sizes = _LayerSizes.of(agent_budget(resolved, None))
     phase_results = []
@@ -195,20 +196,9 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
         if output is not None and number == len(resolved.phases) - 1:
             writer = functools.partial(_write_all, output, resolved, grid, sizes, saver)
         runner = _value_runner(resolved, method, points)
-        try:
-            history = _run_phase(
-                runner,
-                spec.steps,
-                resolved.eval_interval,
-                label,
-                progress,
-                len(grid),
-                writer,
-                saver,
-            )
-        finally:
-            if hasattr(runner, "close"):
-                runner.close()
+        history = _run_phase(
+            runner, spec.steps, resolved.eval_interval, label, progress, len(grid), writer, saver
+        )
         masks = runner.runs.sparse.masks
         phase_results.append(history)
     results = _results(resolved, grid, phase_results[-1], saver.t0, sizes)
@@ -217,6 +207,14 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
         for result, returns in zip(results, pruned, strict=True):
             result.summary["pruning_phase_final_return"] = final_score(returns)
     return _finish(output, results)
+
+
+def value_param_shapes(resolved: ResolvedSpec) -> Any:
+    """The shapes of a resolved value agent's network parameters (the mask targets need no
+    values, and initialising a CNN eagerly costs seconds)."""
+    return jax.eval_shape(
+        ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params
+    )
 
 
 def _value_runner(resolved: ResolvedSpec, method, points: RunPoint):
@@ -233,9 +231,7 @@ def _value_runner(resolved: ResolvedSpec, method, points: RunPoint):
 def value_runner(resolved: ResolvedSpec):
     """A fresh runner for the grid of a resolved value-agent spec (its first phase), to be
     driven chunk by chunk or step by step (benchmarks, tests)."""
-    program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
-    params = jax.eval_shape(program.example_params)
-    targets = functools.partial(resolved.method.targets, params)
+    targets = functools.partial(resolved.method.targets, value_param_shapes(resolved))
     return _value_runner(resolved, resolved.method, _points(resolved, targets, resolved.grid()))
 
 
@@ -283,13 +279,9 @@ def _train_actor_critic(resolved, output, checkpointer, progress) -> list[RunRes
     label = f"{spec.agent} {spec.env} " + "/".join(
         sorted({m.name for m in resolved.networks.values()})
     )
-    try:
-        history = _run_phase(
-            runner, spec.steps, resolved.eval_interval, label, progress, len(grid), writer, saver
-        )
-    finally:
-        if hasattr(runner, "close"):
-            runner.close()
+    history = _run_phase(
+        runner, spec.steps, resolved.eval_interval, label, progress, len(grid), writer, saver
+    )
     results = _results(resolved, grid, history, saver.t0, sizes)
     return _finish(output, results)
 

@@ -101,6 +101,19 @@ class _HostRunner:
     def advance(self, start: int, count: int) -> None:
         raise NotImplementedError
 
+    def _open_one_env_per_run(
+        self, program: Any, points: RunPoint, interval: int, seeds: Iterable[int]
+    ) -> None:
+        """Fresh runs, one reset environment per run, the evaluator and episode statistics
+        (the SAC / TD3 and the value runners; PPO's has several envs per run)."""
+        self.program, self.interval = program, interval
+        self.seeds = [int(s) for s in seeds]
+        self.runs = program.compiled_init(points)
+        self.vector = program.env.vector(len(self.seeds))
+        self.obs = self.vector.reset(self._env_seeds(0))
+        self.evaluator = program.env.evaluator(len(self.seeds), program.eval_episodes)
+        self.stats = HostEpisodeStats(len(self.seeds))
+
     def state(self) -> dict[str, Any]:
         """The device state a checkpoint saves; gymnasium environments cannot be saved."""
         return {"runs": self.runs}
@@ -135,17 +148,10 @@ class ValueHostRunner(_HostRunner):
     def __init__(
         self, program: ValueHostProgram, points: RunPoint, interval: int, seeds: Iterable[int]
     ):
-        env = program.env
+        self._open_one_env_per_run(program, points, interval, seeds)
         cfg = program.agent.config
-        self.program, self.interval = program, interval
         self.period = cfg.update_schedule()[0]
         self.first_learning = cfg.first_learning_iteration()
-        self.seeds = [int(s) for s in seeds]
-        self.runs = program.compiled_init(points)
-        self.vector = env.vector(len(self.seeds))
-        self.obs = self.vector.reset(self._env_seeds(0))
-        self.evaluator = env.evaluator(len(self.seeds), program.eval_episodes)
-        self.stats = HostEpisodeStats(len(self.seeds))
 
     def advance(self, start: int, count: int) -> None:
         """Agent steps start..start+count-1 of every run: act, step, store; learn after every
@@ -190,17 +196,11 @@ class OffPolicyHostRunner(_HostRunner):
     def __init__(
         self, program: OffPolicyProgram, points: RunPoint, interval: int, seeds: Iterable[int]
     ):
-        env: HostEnv = program.env
-        self.program, self.interval = program, interval
-        self.seeds = [int(s) for s in seeds]
-        self.runs = program.compiled_init(points)
-        self.vector = env.vector(len(self.seeds))
-        self.obs = self.vector.reset(self._env_seeds(0))
+        self._open_one_env_per_run(program, points, interval, seeds)
         # The first actions: "after step -1", without learning (the same compiled call).
         self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1, False)
-        self.evaluator = env.evaluator(len(self.seeds), program.eval_episodes)
+        env: HostEnv = program.env
         self.low, self.high = env.action_low, env.action_high
-        self.stats = HostEpisodeStats(len(self.seeds))
 
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         program, params = self.program, self.program.params_of(self.runs)
