@@ -31,7 +31,7 @@ def test_replay_holds_what_each_run_acted_on_and_a_resume_cuts_the_episode():
         steps=400,
         eval_interval=200,
         env_options={"max_episode_steps": 30},  # truncations at steps 29 and 59
-        agent_options={**SMALL, "min_replay": 300, "replay_capacity": 128},
+        agent_options={**SMALL, "min_replay": 128, "replay_capacity": 128},
     )
     runner = value_runner(resolve(spec))
     seen = []

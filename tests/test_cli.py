@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sparserl.cli import _assignments, main
+from sparserl.cli import _assignments, build_parser, main
 
 
 def test_inspect_json_reports_exact_counts(capsys):
@@ -97,3 +97,141 @@ def test_true_and_false_in_any_case_are_booleans():
         "terminal_on_life_loss": True,
     }
     assert _assignments(["loss=mse", "hidden=(64, 64)"], "x") == {"loss": "mse", "hidden": (64, 64)}
+
+
+def _exit_code_and_error(argv, capsys) -> tuple[int, list[str]]:
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:  # argparse's own errors
+        code = exit_info.code
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+# Issue 14, item 10: every malformed input tried, with the words its one-line error must hold.
+DQN = ["train", "dqn", "CartPole-v1", "--steps", "1000"]
+BAD_TRAIN = [
+    (["--set", "replay_capacity=16"], "replay_capacity 16 must be at least batch_size (128)"),
+    (["--set", "replay_capacity=200"], "replay_capacity 200 must be at least min_replay (500)"),
+    (["--set", "epsilon_train=2.0"], "epsilon_train must be a number in [0, 1], got 2.0"),
+    (["--set", "epsilon_eval=-1"], "epsilon_eval must be a number in [0, 1], got -1"),
+    (["--set", "weight_decay=-1"], "weight_decay must be a number >= 0, got -1"),
+    (["--set", "hidden=(0,16)"], "hidden must be a non-empty tuple of integers >= 1"),
+    (["--set", "double_q=maybe"], "double_q must be True or False, got 'maybe'"),
+    (["--set", "dueling=3"], "dueling must be True or False, got 3"),
+    (["--sweep", "learning_rate=1e-3,-1e-3"], "learning_rate must be a number > 0, got -0.001"),
+    (["--sweep", "gamma=0.9,1.5"], "gamma must be a number in [0, 1], got 1.5"),
+    (["--sweep", "learning_rate=1e-3,1e-3"], "'learning_rate' lists [0.001] more than once"),
+    (["--method", "static", "--sparsity", "0.9,0.9"], "[0.9] listed more than once"),
+    (["--set", "gamma=abc"], "gamma must be a number in [0, 1], got 'abc'"),
+    (
+        ["--set", "hidden=abc"],
+        "hidden must be a non-empty tuple of integers >= 1 or None, got 'abc'",
+    ),
+    (["--set", "gamma=0.9", "--set", "gamma=0.8"], "--set gamma given twice"),
+]
+OTHER_AGENTS = [
+    ("rainbow", "CartPole-v1", "priority_exponent_beta=-1", "priority_exponent_beta must be"),
+    ("sac", "Pendulum-v1", "replay_capacity=10", "replay_capacity 10 must be at least batch_size"),
+    ("rainbow", "CartPole-v1", "num_atoms=many", "num_atoms must be an integer >= 2, got 'many'"),
+    ("m-iqn", "CartPole-v1", "munchausen_alpha=abc", "munchausen_alpha must be a number in [0, 1]"),
+    ("td3", "Pendulum-v1", "tau=abc", "tau must be a number in (0, 1], got 'abc'"),
+    ("sac", "Pendulum-v1", "target_entropy=abc", "target_entropy must be a number or None, got"),
+]
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        *[([*DQN, *args], words) for args, words in BAD_TRAIN],
+        *[(["train", a, env, "--set", s, "--steps", "1000"], w) for a, env, s, w in OTHER_AGENTS],
+    ],
+)
+def test_bad_train_inputs_are_one_line_before_anything_is_written(argv, words, tmp_path, capsys):
+    out = tmp_path / "runs"
+    code, lines = _exit_code_and_error([*argv, "--out", str(out)], capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("sparserl train: error: ") and words in lines[0]
+    assert not out.exists()
+
+
+YAML = "name: t\nagents: [dqn]\nenvs: [CartPole-v1]\nmethods: [dense]\nsteps: 1000\n"
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+BAD_YAML = [
+    ("overrides: {replay_capacity: 16}", "overrides: dqn on CartPole-v1: replay_capacity 16"),
+    ("overrides: {replay_capacity: 200}", "replay_capacity 200 must be at least min_replay"),
+    ("overrides: {epsilon_train: 2.0}", "epsilon_train must be a number in [0, 1], got 2.0"),
+    ("overrides: {epsilon_eval: -1}", "epsilon_eval must be a number in [0, 1], got -1"),
+    ("overrides: {weight_decay: -1}", "weight_decay must be a number >= 0, got -1"),
+    ("overrides: {hidden: [0, 16]}", "hidden must be a non-empty tuple of integers >= 1"),
+    ("overrides: {double_q: maybe}", "double_q must be True or False, got 'maybe'"),
+    ("overrides: {dueling: 3}", "dueling must be True or False, got 3"),
+    ("overrides: {gamma: abc}", "gamma must be a number in [0, 1], got 'abc'"),
+    ("overrides: {hidden: abc}", "hidden must be a non-empty tuple of integers >= 1"),
+    ("sweep: {learning_rate: [1e-3, -1e-3]}", "sweep.learning_rate: learning_rate must be a"),
+    ("sweep: {gamma: [0.9, 1.5]}", "sweep.gamma: gamma must be a number in [0, 1], got 1.5"),
+    ("sweep: {learning_rate: [1e-3, 1e-3]}", "sweep.learning_rate: [0.001] listed more than once"),
+    ("sparsities: [0.9, 0.9]", "sparsities: [0.9] listed more than once"),
+    (BOMB + "seeds: [*b, *b, *b, *b, *b, *b, *b, *b, *b]", "YAML aliases (*a) are not allowed"),
+    ("preset: &p [x]\nseeds: *p", "YAML aliases (*p) are not allowed"),
+]
+YAML_AGENTS = [
+    ("rainbow", "CartPole-v1", "priority_exponent_beta: -1", "priority_exponent_beta must be"),
+    ("sac", "Pendulum-v1", "replay_capacity: 10", "replay_capacity 10 must be at least"),
+    ("rainbow", "CartPole-v1", "num_atoms: many", "num_atoms must be an integer >= 2"),
+    ("m-iqn", "CartPole-v1", "munchausen_alpha: abc", "munchausen_alpha must be a number"),
+    ("td3", "Pendulum-v1", "tau: abc", "tau must be a number in (0, 1], got 'abc'"),
+    ("sac", "Pendulum-v1", "target_entropy: abc", "target_entropy must be a number or None"),
+]
+
+
+def _agent_yaml(agent: str, env: str, option: str) -> str:
+    text = YAML.replace("[dqn]", f"[{agent}]").replace("[CartPole-v1]", f"[{env}]")
+    return text + f"overrides: {{{option}}}"
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        *[(YAML + extra, words) for extra, words in BAD_YAML],
+        *[(_agent_yaml(a, env, option), words) for a, env, option, words in YAML_AGENTS],
+        (YAML.replace("name: t", "name: &n [x]") + "preset: *n", "YAML aliases (*n) are not"),
+    ],
+)
+def test_bad_sweep_specs_are_one_line_naming_the_file_before_anything_is_written(
+    text, words, tmp_path, capsys
+):
+    path, out = tmp_path / "spec.yaml", tmp_path / "sweep"
+    path.write_text(text + "\n")
+    code, lines = _exit_code_and_error(["sweep", str(path), "--out", str(out)], capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"sparserl sweep: error: {path}: ") and words in lines[0]
+    assert not out.exists()
+
+
+def test_bad_sweep_files_and_paths_are_one_line_naming_the_path(tmp_path, capsys):
+    spec, binary, taken = tmp_path / "spec.yaml", tmp_path / "binary.yaml", tmp_path / "taken"
+    spec.write_text(YAML)
+    binary.write_bytes(bytes(range(128, 256)))
+    taken.write_text("results of another job\n")
+    cases = [
+        (["sweep", str(binary), "--out", str(tmp_path / "a")], f"{binary}: not a UTF-8 text"),
+        (["sweep", str(spec), "--out", str(taken)], f"--out {taken}: is an existing file"),
+        (["sweep", str(spec), "--out", f"{taken}/a"], f"{taken} is a file, not a directory"),
+        (["train", "dqn", "CartPole-v1", "--out", str(taken)], f"--out {taken}: is an existing"),
+        (["train", "dqn", "CartPole-v1", "--out", f"{taken}/a/b"], f"{taken} is a file, not a"),
+        (["sweep", str(spec), "--checkpoint-every", "-5", "--out", str(tmp_path / "a")], "'-5'"),
+        (["sweep", str(spec), "--checkpoint-every", "nan", "--out", str(tmp_path / "a")], "'nan'"),
+    ]
+    for argv, words in cases:
+        code, lines = _exit_code_and_error(argv, capsys)
+        assert code == 2 and len(lines) == 1, (argv, lines)
+        assert lines[0].startswith(f"sparserl {argv[0]}: error: ") and words in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.yaml", "spec.yaml", "taken"]
+    assert taken.read_text() == "results of another job\n"
+
+
+def test_checkpoint_every_takes_zero_and_positive_seconds():
+    parser = build_parser()
+    for text, seconds in [("0", 0.0), ("600", 600.0), ("1.5", 1.5)]:
+        args = parser.parse_args(["sweep", "x", "--out", "o", "--checkpoint-every", text])
+        assert args.checkpoint_every == seconds

@@ -131,10 +131,10 @@ def test_config_validation():
         ({"gae_lambda": 1.5}, "gae_lambda must be a number in"),
         ({"clip_eps": 0.0}, "clip_eps must be a number > 0"),
         ({"activation": "gelu"}, "unknown activation"),
-        ({"gamma": 2.0}, "gamma must be in"),
+        ({"gamma": 2.0}, "gamma must be a number in"),
         ({"ent_coef": -0.1}, "ent_coef must be a number >= 0"),
         ({"max_grad_norm": 0.0}, "max_grad_norm must be a number > 0"),
-        ({"hidden": ()}, "hidden must be positive"),
+        ({"hidden": ()}, "hidden must be a non-empty tuple of integers >= 1"),
         ({"clip": 0.1}, "has no option"),
     ]:
         with pytest.raises(AgentConfigError, match=match):

@@ -42,7 +42,7 @@ SMALL = {
         (
             {"sweep": {"gamma": ("",)}},
             TrainConfigError,
-            "sweep over 'gamma' needs numbers, got ['']",
+            "sweep over 'gamma': gamma must be a number in [0, 1], got ''",
         ),
         ({"agent_options": {"torso": "resnet"}}, AgentConfigError, "unknown torso 'resnet'"),
         (

@@ -6,9 +6,13 @@ import argparse
 import ast
 import dataclasses
 import json
+import math
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
 from sparserl.envs import ENVS, EnvConfigError, make_env
@@ -22,13 +26,27 @@ from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 
+
+class OutputPathError(ValueError):
+    """An --out that cannot hold the results: a file, or under a file or unwritable folder."""
+
+
 CONFIG_ERRORS = (
     SparsityConfigError,
     AgentConfigError,
     EnvConfigError,
     TrainConfigError,
     SweepSpecError,
+    OutputPathError,
 )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, `sparserl train: error: ...`, exit status 2 (the usage
+    is under --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _int_list(text: str) -> list[int]:
@@ -58,11 +76,26 @@ def _lambdas(text: str) -> dict[str, float]:
 
 def _float_list(text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
+        values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated numbers, got {text!r}"
         ) from None
+    repeated = sorted({v for i, v in enumerate(values) if v in values[:i]})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{repeated} listed more than once in {text!r}")
+    return values
+
+
+def _seconds(text: str) -> float:
+    """A duration in seconds: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
 
 
 def _literal(text: str):
@@ -78,11 +111,15 @@ def _literal(text: str):
 
 
 def _assignments(items: list[str] | None, kind: str) -> dict:
+    """NAME=VALUE pairs as a dict of literals; each name once (a later value would silently
+    replace an earlier one). Types and ranges are checked by the config the values go to."""
     out = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise argparse.ArgumentTypeError(f"expected NAME=VALUE for {kind}, got {item!r}")
+        if name.strip() in out:
+            raise argparse.ArgumentTypeError(f"{kind} {name.strip()} given twice")
         out[name.strip()] = _literal(value)
     return out
 
@@ -216,8 +253,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(out: str | None) -> None:
+    """--out must be a folder, or creatable as one, in a writable place: checked before any run
+    starts, so a bad path never costs a training run."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"--out {out}: is an existing file, not a directory")
+    existing = path.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"--out {out}: {existing} is a file, not a directory")
+    try:  # a folder made and removed at once: permissions, read-only or virtual file systems
+        os.rmdir(tempfile.mkdtemp(prefix=".sparserl-write-test-", dir=existing))
+    except OSError as error:
+        problem = f"--out {out}: cannot write in {existing} ({error.strerror})"
+        raise OutputPathError(problem) from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a grid of runs (sparsity levels x swept values x seeds) as one program."""
+    _check_out(args.out)
     results = train(_spec(args, args.sparsity or ()), out=args.out)
     for result in results:
         print(f"{result.run_id}: final_return {result.summary['final_return']:.1f}")
@@ -226,6 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep (a preset or a YAML spec) into --out, resuming whatever is there."""
+    _check_out(args.out)
     path = Path(args.spec)
     spec = load(path) if path.is_file() else load_preset(args.spec, args.scale)
     outcome = run_sweep(
@@ -317,7 +376,7 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sparserl",
         description="Sparse training of deep RL agents: Prune, Static, SET, RigL, DS-TD3.",
     )
@@ -414,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--retry-failed", action="store_true", help="redo the failed runs")
     sweep.add_argument(
         "--checkpoint-every",
-        type=float,
+        type=_seconds,
         default=600.0,
         metavar="SECONDS",
         help="save a group's checkpoint at the first chunk boundary this long after the last "
@@ -438,10 +497,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except argparse.ArgumentTypeError as error:
-        parser.error(str(error))
-    except CONFIG_ERRORS as error:
+    except (argparse.ArgumentTypeError, *CONFIG_ERRORS) as error:
         print(f"sparserl {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file-system failure during the run: the path, in one line
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"sparserl {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
 
 

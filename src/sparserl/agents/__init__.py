@@ -22,7 +22,13 @@ from sparserl.agents.ppo import PPO
 from sparserl.agents.ppo_config import PPOConfig
 from sparserl.agents.presets import PRESETS, env_preset, method_preset
 from sparserl.agents.rainbow import Rainbow
-from sparserl.agents.registry import ACTOR_CRITIC, AGENTS, default_preset, make_agent
+from sparserl.agents.registry import (
+    ACTOR_CRITIC,
+    AGENTS,
+    agent_config,
+    default_preset,
+    make_agent,
+)
 from sparserl.agents.sac import SAC
 from sparserl.agents.td3 import TD3
 from sparserl.agents.value_agent import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
@@ -50,6 +56,7 @@ __all__ = [
     "TD3Config",
     "ValueAgent",
     "ValueConfig",
+    "agent_config",
     "default_preset",
     "drq_augmentation",
     "env_preset",

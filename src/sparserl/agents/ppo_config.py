@@ -5,22 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sparserl.agents.config import AgentConfig, check_gamma, check_ints, check_positive
+from sparserl.agents.config import AgentConfig
 from sparserl.agents.errors import AgentConfigError
 from sparserl.nets.torsos import ACTIVATIONS
-
-
-def _check_fraction(config: AgentConfig, name: str, low: float, high: float) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise AgentConfigError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-
-
-def _check_non_negative(config: AgentConfig, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise AgentConfigError(f"{name} must be a number >= 0, got {value!r}")
+from sparserl.validation import at_least, non_negative, one_of, option, positive, unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,55 +28,43 @@ class PPOConfig(AgentConfig):
     environments side by side): `num_epochs` passes over it in minibatches of `minibatch_size`.
     """
 
-    hidden: tuple[int, ...] = (256, 256)
-    width: float = 1.0  # multiplier on every hidden layer
-    activation: str = "tanh"  # Schulman et al. 2017 (Sec. 6.1); SB3 and CleanRL
+    hidden: tuple[int, ...] = option((256, 256), at_least(1), nonempty=True)
+    width: float = option(1.0, positive)  # multiplier on every hidden layer
+    # Schulman et al. 2017 (Sec. 6.1); SB3 and CleanRL
+    activation: str = option("tanh", one_of(ACTIVATIONS))
     orthogonal_init: bool = True  # gains sqrt(2) hidden, 0.01 policy head, 1 value head (ppo2)
     initial_log_std: float = 0.0  # continuous actions: std 1 at the start (SB3 log_std_init)
-    learning_rate: float = 3e-4  # Table 3
+    learning_rate: float = option(3e-4, positive)  # Table 3
     anneal_learning_rate: bool = False  # linearly to 0 over the run (CleanRL's --anneal-lr)
-    adam_eps: float = 1e-5  # ppo2, SB3's ActorCriticPolicy, CleanRL
-    weight_decay: float = 0.0
+    adam_eps: float = option(1e-5, positive)  # ppo2, SB3's ActorCriticPolicy, CleanRL
+    weight_decay: float = option(0.0, non_negative)
     l2_weight_decay: bool = False  # True: coupled L2 (PyTorch Adam); False: AdamW
-    num_envs: int = 1  # Schulman et al. 2017 MuJoCo: one actor
-    num_steps: int = 2048  # steps per environment per rollout (Table 3: horizon T)
-    num_epochs: int = 10  # Table 3
-    minibatch_size: int = 64  # Table 3
-    gamma: float = 0.99  # Table 3
-    gae_lambda: float = 0.95  # Table 3
-    clip_eps: float = 0.2  # Table 3 (epsilon)
-    value_clip: float | None = None  # clip the value change like the ratio (SB3 clip_range_vf)
-    vf_coef: float = 0.5  # ppo2 / SB3 (c1 of Eq. 9); value loss = mean squared error
-    ent_coef: float = 0.0  # ppo2 MuJoCo / SB3 (c2 of Eq. 9)
-    max_grad_norm: float | None = 0.5  # ppo2 / SB3; None: no clipping
+    num_envs: int = option(1, at_least(1))  # Schulman et al. 2017 MuJoCo: one actor
+    # steps per environment per rollout (Table 3: horizon T)
+    num_steps: int = option(2048, at_least(1))
+    num_epochs: int = option(10, at_least(1))  # Table 3
+    minibatch_size: int = option(64, at_least(1))  # Table 3
+    gamma: float = option(0.99, unit)  # Table 3
+    gae_lambda: float = option(0.95, unit)  # Table 3
+    clip_eps: float = option(0.2, positive)  # Table 3 (epsilon)
+    # clip the value change like the ratio (SB3 clip_range_vf)
+    value_clip: float | None = option(None, positive)
+    # ppo2 / SB3 (c1 of Eq. 9); value loss = mean squared error
+    vf_coef: float = option(0.5, non_negative)
+    ent_coef: float = option(0.0, non_negative)  # ppo2 MuJoCo / SB3 (c2 of Eq. 9)
+    max_grad_norm: float | None = option(0.5, positive)  # ppo2 / SB3; None: no clipping
     normalize_advantages: bool = True  # per minibatch (ppo2 / SB3 / CleanRL)
     # Running normalisation as SB3's VecNormalize / CleanRL's gym wrappers (baselines ppo2 on
     # MuJoCo): observations to mean 0, std 1, and rewards divided by the running std of the
     # discounted return, each clipped to +-`normalize_clip`. Off by default (SB3's PPO alone).
     normalize_observations: bool = False
     normalize_rewards: bool = False
-    normalize_clip: float = 10.0  # VecNormalize clip_obs / clip_reward
-    reward_scale: float = 1.0  # constant factor on rewards before any normalisation
+    normalize_clip: float = option(10.0, positive)  # VecNormalize clip_obs / clip_reward
+    # constant factor on rewards before any normalisation
+    reward_scale: float = option(1.0, positive)
 
     def __post_init__(self) -> None:
-        check_ints(self, 1, "num_envs", "num_steps", "num_epochs", "minibatch_size")
-        check_positive(
-            self, "learning_rate", "adam_eps", "width", "clip_eps", "normalize_clip", "reward_scale"
-        )
-        _check_non_negative(self, "weight_decay", "vf_coef", "ent_coef")
-        for name in ("value_clip", "max_grad_norm"):
-            if getattr(self, name) is not None:
-                check_positive(self, name)
-        check_gamma(self)
-        _check_fraction(self, "gae_lambda", 0.0, 1.0)
-        if self.activation not in ACTIVATIONS:
-            raise AgentConfigError(
-                f"unknown activation {self.activation!r}; choose one of {list(ACTIVATIONS)}"
-            )
-        if not self.hidden or any(
-            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden
-        ):
-            raise AgentConfigError(f"hidden must be positive layer sizes, got {self.hidden!r}")
+        super().__post_init__()
         if self.rollout_size % self.minibatch_size:
             raise AgentConfigError(
                 f"minibatch_size {self.minibatch_size} must divide the rollout of num_envs * "

@@ -41,7 +41,23 @@ ACTOR_CRITIC = (OffPolicyAgent, PPO)
 def default_preset(name: str, env: Any) -> str:
     """The preset an agent uses on `env` unless one is named: the environment id's own
     preset if the agent has one, else the environment family's."""
-    return env.spec.env_id if env.spec.env_id in PRESETS[name] else env.spec.family
+    return _preset_for(name, env.spec)
+
+
+def _preset_for(name: str, env_spec: Any) -> str:
+    return env_spec.env_id if env_spec.env_id in PRESETS[name] else env_spec.family
+
+
+def agent_config(
+    name: str, env_spec: Any, preset: str | None = None, overrides: dict[str, Any] | None = None
+) -> AgentConfig:
+    """The config of agent `name` on the environment `env_spec` (an envs.EnvSpec) without
+    building it: its default preset (or `preset`), then `overrides`, every value checked."""
+    if name not in AGENTS:
+        raise AgentConfigError(f"unknown agent {name!r}; choose one of {list(AGENTS)}")
+    options = preset_overrides(name, preset or _preset_for(name, env_spec))
+    options.update(overrides or {})
+    return AGENTS[name][1]().replace(**options)
 
 
 def make_agent(
@@ -50,11 +66,9 @@ def make_agent(
     """Agent `name` for `env`: its default preset (or `preset`), then `overrides`."""
     if name not in AGENTS:
         raise AgentConfigError(f"unknown agent {name!r}; choose one of {list(AGENTS)}")
-    agent_cls, config_cls = AGENTS[name]
-    options = preset_overrides(name, preset or default_preset(name, env))
-    options.update(overrides or {})
+    agent_cls = AGENTS[name][0]
     agent_cls.check_env(env)  # before the config: the wrong kind of env is the first error
-    config = config_cls().replace(**options)
+    config = agent_config(name, env.spec, preset, overrides)
     if issubclass(agent_cls, ACTOR_CRITIC):
         return agent_cls.for_env(config, env)
     return agent_cls(config)

@@ -44,6 +44,7 @@ from sparserl.sparsity.masks import (
 from sparserl.sparsity.optimizer import reset_moments
 from sparserl.sparsity.schedules import cosine_drop_fraction, pruning_progress
 from sparserl.sparsity.targets import TARGET_POLICIES, sync_target
+from sparserl.validation import check_fields, check_value, declared, one_of, option, positive, unit
 
 Shapes = Mapping[str, tuple[int, ...]]
 
@@ -75,16 +76,6 @@ def _both(a: Mask, b: Mask) -> Mask:
     return jax.tree.map(lambda x, y: None if x is None else x & y, a, b, is_leaf=_is_none)
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise SparsityConfigError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_fraction(name: str, value: Any, low: float = 0.0, high: float = 1.0) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise SparsityConfigError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SparseMethod:
     """Base of all methods; on its own it is the Dense method (no masks, no updates)."""
@@ -92,14 +83,10 @@ class SparseMethod:
     name: ClassVar[str] = "dense"
     evolves: ClassVar[bool] = False  # True if `update` may change the topology
     uses_gradients: ClassVar[bool] = False  # True if the topology update reads the gradients
-    target_policy: str = "copy_mask"
+    target_policy: str = option("copy_mask", one_of(TARGET_POLICIES))
 
     def __post_init__(self) -> None:
-        if self.target_policy not in TARGET_POLICIES:
-            raise SparsityConfigError(
-                f"unknown target_policy {self.target_policy!r}; "
-                f"choose one of {list(TARGET_POLICIES)}"
-            )
+        check_fields(self, SparsityConfigError)
 
     # ---- host side: budgets -------------------------------------------------------------
     def layer_counts(self, shapes: Shapes, sparsity: float | None = None) -> dict[str, int]:
@@ -211,26 +198,20 @@ class Dense(SparseMethod):
 class _Sparse(SparseMethod):
     """Fields shared by every method that masks: the budget and how it is spread."""
 
-    sparsity: float = 0.9
-    distribution: str = "erk"  # ERK everywhere, as in Graesser et al. 2022 (Sec. 4.5)
-    dense_layers: tuple[str, ...] = ()
+    sparsity: float = 0.9  # range: check_sparsity below (explicit ER lambdas need none)
+    # ERK everywhere, as in Graesser et al. 2022 (Sec. 4.5)
+    distribution: str = option("erk", one_of(DISTRIBUTIONS))
+    dense_layers: tuple[str, ...] = ()  # one layer name is taken as a 1-tuple
     dense_output: bool = False
     er_lambda: Any = None  # {layer: lambda} for distribution="er" (Sokar et al. 2022, Eq. 2)
     sparsity_aware_init: bool = True  # Graesser et al. 2022 Sec. 4.7: recommended for SET/RigL
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.distribution not in DISTRIBUTIONS:
-            raise SparsityConfigError(
-                f"unknown distribution {self.distribution!r}; choose one of {list(DISTRIBUTIONS)}"
-            )
         if isinstance(self.er_lambda, Mapping):
             object.__setattr__(self, "er_lambda", tuple(sorted(self.er_lambda.items())))
         if self.er_lambda is None or self.distribution != "er":
             check_sparsity(self.sparsity)
-        if isinstance(self.dense_layers, str):
-            object.__setattr__(self, "dense_layers", (self.dense_layers,))
-        object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
 
     def resolved_dense_layers(self, shapes: Shapes) -> list[str]:
         """User-listed dense layers, plus the output layers when `dense_output`: the last
@@ -300,18 +281,15 @@ class Prune(_Sparse):
 
     name: ClassVar[str] = "prune"
     evolves: ClassVar[bool] = True
-    total_steps: int = 0  # optimizer steps in the run (required)
-    start_fraction: float = 0.2  # t_start = 20% of training (Graesser et al. 2022)
-    end_fraction: float = 0.8  # t_end = 80% of training (Graesser et al. 2022)
-    update_interval: int = 1000  # Graesser et al. grid [100, 250, 500, 1000, 5000]
+    total_steps: int = option(0, positive)  # optimizer steps in the run (required)
+    start_fraction: float = option(0.2, unit)  # t_start = 20% of training (Graesser et al. 2022)
+    end_fraction: float = option(0.8, unit)  # t_end = 80% of training (Graesser et al. 2022)
+    # Graesser et al. grid [100, 250, 500, 1000, 5000]
+    update_interval: int = option(1000, positive)
     sparsity_aware_init: bool = False  # starts dense
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_int("total_steps", self.total_steps)
-        _check_positive_int("update_interval", self.update_interval)
-        _check_fraction("start_fraction", self.start_fraction)
-        _check_fraction("end_fraction", self.end_fraction)
         if self.start_fraction >= self.end_fraction:
             raise SparsityConfigError(
                 f"start_fraction ({self.start_fraction}) must be below end_fraction "
@@ -382,17 +360,13 @@ class SET(_Sparse):
 
     name: ClassVar[str] = "set"
     evolves: ClassVar[bool] = True
-    total_steps: int = 0  # optimizer steps in the run (required)
-    drop_fraction: float = 0.3  # Evci et al. 2020 default; Graesser grid [0, .1, .2, .3, .5]
-    update_interval: int = 1000  # Graesser et al. grid [100, 250, 500, 1000, 5000]
-    end_fraction: float = 0.8  # topology fixed for the last 20% (Graesser et al. 2022)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_positive_int("total_steps", self.total_steps)
-        _check_positive_int("update_interval", self.update_interval)
-        _check_fraction("drop_fraction", self.drop_fraction)
-        _check_fraction("end_fraction", self.end_fraction)
+    total_steps: int = option(0, positive)  # optimizer steps in the run (required)
+    # Evci et al. 2020 default; Graesser grid [0, .1, .2, .3, .5]
+    drop_fraction: float = option(0.3, unit)
+    # Graesser et al. grid [100, 250, 500, 1000, 5000]
+    update_interval: int = option(1000, positive)
+    # topology fixed for the last 20% (Graesser et al. 2022)
+    end_fraction: float = option(0.8, unit)
 
     @property
     def end_step(self) -> int:
@@ -456,15 +430,10 @@ class DynamicSparse(_Sparse):
     evolves: ClassVar[bool] = True
     distribution: str = "er"  # Erdos-Renyi (Sokar et al. 2022, Eq. 2)
     dense_output: bool = True  # output layers dense (Sokar et al. 2022, Sec. 4.1)
-    drop_fraction: float = 0.05  # eta = 0.05 (Sokar et al. 2022, Sec. 4.1)
-    update_interval: int = 1000  # e = 1000 (Sokar et al. 2022, Sec. 4.1)
+    drop_fraction: float = option(0.05, unit)  # eta = 0.05 (Sokar et al. 2022, Sec. 4.1)
+    update_interval: int = option(1000, positive)  # e = 1000 (Sokar et al. 2022, Sec. 4.1)
     sparsity_aware_init: bool = False  # DS-TD3 masks the default init
     target_policy: str = "prune_magnitude"  # Sokar et al. 2022, Alg. 1 line 32
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_positive_int("update_interval", self.update_interval)
-        _check_fraction("drop_fraction", self.drop_fraction)
 
     def is_update_step(self, step):
         return jnp.asarray(step) % self.update_interval == 0
@@ -489,6 +458,29 @@ class DynamicSparse(_Sparse):
 METHODS: dict[str, type[SparseMethod]] = {
     cls.name: cls for cls in (Dense, Static, Prune, SET, RigL, DynamicSparse, LotteryTicket)
 }
+
+
+def _option_classes(name: str) -> list[type[SparseMethod]]:
+    """The classes whose fields are the options of method `name`: its own; a lottery rewind's
+    also the Prune run's that finds its masks (train.spec builds both from the same options)."""
+    own = METHODS[name]
+    return [own, Prune] if own is LotteryTicket else [own]
+
+
+def option_names(name: str) -> list[str]:
+    """The options a user may give method `name`: the init fields of its classes, not class
+    constants such as `name` or `evolves`."""
+    names: list[str] = []
+    for cls in _option_classes(name):
+        names += [f.name for f in dataclasses.fields(cls) if f.init and f.name not in names]
+    return names
+
+
+def check_option(name: str, option: str, value: Any) -> Any:
+    """`value` of option `option` of method `name`, checked against the field's declared type
+    and range (as building the method would); SparsityConfigError if it does not fit."""
+    cls = next(c for c in _option_classes(name) if option in declared(c))
+    return check_value(cls, option, value, SparsityConfigError)
 
 
 def make_method(name: str, **options: Any) -> SparseMethod:

@@ -12,7 +12,8 @@ from typing import Any
 
 from sparserl.agents import AgentConfigError
 from sparserl.envs import EnvConfigError
-from sparserl.sparsity import METHODS, SparsityConfigError
+from sparserl.sparsity import SparsityConfigError
+from sparserl.sparsity.methods import option_names
 from sparserl.sweeps.spec import MethodEntry, SweepSpec, SweepSpecError
 from sparserl.train.errors import TrainConfigError
 from sparserl.train.run import filesystem_safe, run_id
@@ -25,7 +26,7 @@ def _method_options(spec: SweepSpec, entry: MethodEntry) -> dict[str, Any]:
     """The shared method options this entry's method has, then the entry's own."""
     if entry.name == "dense":
         return dict(entry.options)
-    fields = METHODS[entry.name].__dataclass_fields__
+    fields = option_names(entry.name)
     shared = {k: v for k, v in spec.method_options.items() if k in fields}
     return {**shared, **entry.options}
 

@@ -4,15 +4,18 @@ and checked key by key, so a typo fails before any run starts."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sparserl.agents import AGENTS, SWEEPABLE
+from sparserl.agents import AGENTS, SWEEPABLE, AgentConfigError, agent_config
 from sparserl.envs import ENVS
-from sparserl.sparsity import METHODS
+from sparserl.sparsity import METHODS, SparsityConfigError
+from sparserl.sparsity.methods import check_option, option_names
+from sparserl.validation import check_value
 
 # Every top-level key with the type it takes, for the error messages.
 KEYS: dict[str, str] = {
@@ -35,6 +38,9 @@ KEYS: dict[str, str] = {
 REQUIRED = ("name", "agents", "envs", "methods")
 # Set by the grid or by `resolve`, never by a method entry.
 _GRID_OPTIONS = ("sparsity", "total_steps")
+# What the YAML loader reads: a spec is a few kilobytes of plain lists and mappings.
+MAX_SPEC_BYTES = 1 << 20
+MAX_DEPTH = 20
 
 
 class SweepSpecError(ValueError):
@@ -86,7 +92,10 @@ class SweepSpec:
 
 
 def _fail(key: str, value: Any, expected: str) -> SweepSpecError:
-    return SweepSpecError(f"{key}: expected {expected}, got {value!r} ({type(value).__name__})")
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return SweepSpecError(f"{key}: expected {expected}, got {text} ({type(value).__name__})")
 
 
 def _is_number(value: Any) -> bool:
@@ -143,8 +152,7 @@ def _no_duplicates(key: str, items: list[Any]) -> None:
 
 def _method_fields(name: str) -> list[str]:
     """The options a method entry may set (sparsity and run length come from the grid)."""
-    fields = METHODS[name].__dataclass_fields__
-    return [f for f in fields if f not in _GRID_OPTIONS]
+    return [f for f in option_names(name) if f not in _GRID_OPTIONS]
 
 
 def _tuples(options: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +183,19 @@ def _method_entry(index: int, value: Any) -> MethodEntry:
     if unknown:
         what = "a matched dense entry" if match else f"method {name!r}"
         raise SweepSpecError(f"{key}: {what} has no option(s) {unknown}; allowed: {allowed}")
+    _check_method_options(key, [name], entry)
     return MethodEntry(name, _tuples(entry), match)
+
+
+def _check_method_options(key: str, names: list[str], options: dict[str, Any]) -> None:
+    """Each option's value against its declaration in every method of `names` that has it."""
+    for option, value in options.items():
+        for name in names:
+            if option in option_names(name):
+                try:
+                    check_option(name, option, value)
+                except SparsityConfigError as error:
+                    raise SweepSpecError(f"{key}.{option}: {error}") from None
 
 
 def _methods(value: Any) -> tuple[MethodEntry, ...]:
@@ -226,15 +246,42 @@ def _method_options(value: Any, methods: tuple[MethodEntry, ...]) -> dict[str, A
             f"method_options: {unknown} is an option of none of the sparse methods {sparse}; "
             f"allowed: {allowed}"
         )
+    _check_method_options("method_options", sparse, options)
     return _tuples(options)
 
 
-def _sweep(value: Any) -> dict[str, tuple[float, ...]]:
+def _agent_configs(
+    agents: tuple[str, ...], envs: tuple[str, ...], preset: str | None, overrides: dict[str, Any]
+) -> None:
+    """Build every agent's config on every env (preset, then overrides) as `resolve` will, so a
+    bad option fails here, by key, before any group is expanded."""
+    shared = {k: v for k, v in overrides.items() if k not in AGENTS}
+    for agent in agents:
+        options = {**shared, **overrides.get(agent, {})}
+        for env in envs:
+            try:
+                agent_config(agent, ENVS[env], preset, options)
+            except AgentConfigError as error:
+                key = "overrides" if options else "preset"
+                raise SweepSpecError(f"{key}: {agent} on {env}: {error}") from None
+
+
+def _sweep(value: Any, agents: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+    """Swept values: numbers, each in the range its agent option declares, none twice."""
     sweep = _mapping("sweep", value, KEYS["sweep"])
     for name in sweep:
         if name not in SWEEPABLE:
             raise SweepSpecError(f"sweep: {name!r} cannot be swept; choose from {list(SWEEPABLE)}")
-    return {name: _numbers(f"sweep.{name}", v, lambda _: True) for name, v in sweep.items()}
+    out = {}
+    for name, values in sweep.items():
+        out[name] = _numbers(f"sweep.{name}", values, lambda _: True)
+        for number in out[name]:
+            for agent in agents:
+                try:
+                    check_value(AGENTS[agent][1], name, number, ValueError)
+                except ValueError as error:
+                    raise SweepSpecError(f"sweep.{name}: {error}") from None
+    return out
 
 
 def parse(data: Mapping[str, Any]) -> SweepSpec:
@@ -269,6 +316,8 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
     preset = data.get("preset")
     if preset is not None and not isinstance(preset, str):
         raise _fail("preset", preset, KEYS["preset"])
+    overrides = _overrides(data.get("overrides", {}), agents)
+    _agent_configs(agents, envs, preset, overrides)
     return SweepSpec(
         name=data["name"],
         agents=agents,
@@ -281,9 +330,9 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
         eval_interval=_optional_positive_int(data, "eval_interval"),
         eval_episodes=_positive_int("eval_episodes", data.get("eval_episodes", 10)),
         preset=preset,
-        overrides=_overrides(data.get("overrides", {}), agents),
+        overrides=overrides,
         method_options=_method_options(data.get("method_options", {}), methods),
-        sweep=_sweep(data.get("sweep", {})),
+        sweep=_sweep(data.get("sweep", {}), agents),
         max_runs_per_group=_optional_positive_int(data, "max_runs_per_group"),
     )
 
@@ -293,15 +342,82 @@ def _optional_positive_int(data: Mapping[str, Any], key: str) -> int | None:
     return None if value is None else _positive_int(key, value)
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader for sweep specs: no aliases (a few nested ones expand to gigabytes),
+    nesting at most MAX_DEPTH deep, no key twice in a mapping, and 1e-3 read as a number."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise SweepSpecError(
+                f"{_where(event.start_mark)}YAML aliases (*{event.anchor}) are not allowed in a "
+                "sweep spec; write the values out"
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise SweepSpecError(
+                    f"{_where(self.peek_event().start_mark)}nested more than {MAX_DEPTH} deep"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(k, deep=True) for k, _ in node.value]
+        for i, key in enumerate(keys):
+            if key in keys[:i]:
+                mark = node.value[i][0].start_mark
+                raise SweepSpecError(f"{_where(mark)}key {key!r} given twice")
+        return super().construct_mapping(node, deep)
+
+
+# YAML 1.1 reads 1e-3 (no dot) as a string; a spec means the number.
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}: "
+
+
 def loads(text: str) -> SweepSpec:
-    """A SweepSpec from YAML text."""
+    """A SweepSpec from YAML text; every problem is a one-line SweepSpecError."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SpecLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context
+        raise SweepSpecError(f"not valid YAML: {_where(mark) if mark else ''}{problem}") from None
     except yaml.YAMLError as error:
-        raise SweepSpecError(f"not valid YAML: {error}") from None
+        raise SweepSpecError(f"not valid YAML: {' '.join(str(error).split())}") from None
     return parse(data)
 
 
 def load(path: str | Path) -> SweepSpec:
-    """A SweepSpec from a YAML file."""
-    return loads(Path(path).read_text())
+    """A SweepSpec from a UTF-8 YAML file of at most MAX_SPEC_BYTES; a file that cannot be
+    read is a one-line SweepSpecError naming the path."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as error:
+        raise SweepSpecError(f"{path}: cannot read the spec ({error.strerror})") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SweepSpecError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes; not a sweep spec")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SweepSpecError(
+            f"{path}: not a UTF-8 text file (byte {data[error.start]:#04x} at offset "
+            f"{error.start}); a sweep spec is YAML text"
+        ) from None
+    try:
+        return loads(text)
+    except SweepSpecError as error:
+        raise SweepSpecError(f"{path}: {error}") from None

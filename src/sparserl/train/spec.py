@@ -11,6 +11,7 @@ import jax
 from sparserl.agents import (
     ACTOR_CRITIC,
     SWEEPABLE,
+    AgentConfigError,
     OffPolicyAgent,
     ValueAgent,
     env_preset,
@@ -161,7 +162,7 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
             f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK} "
             f"({cfg.n_step + STACK}): frame replay rebuilds {STACK}-frame stacks by index"
         )
-    _check_sweep(spec)
+    _check_sweep(spec, agent.config)
     total_updates = (steps // period - cfg.first_learning_iteration()) * updates
     method, phases = _methods(spec, total_updates)
     return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
@@ -197,7 +198,8 @@ def _eval_interval(
     return interval
 
 
-def _check_sweep(spec: TrainSpec) -> None:
+def _check_sweep(spec: TrainSpec, config: Any) -> None:
+    """Swept values: each once, each a value the agent's `config` accepts for that option."""
     for name, values in spec.sweep.items():
         if name not in SWEEPABLE:
             raise TrainConfigError(
@@ -205,9 +207,14 @@ def _check_sweep(spec: TrainSpec) -> None:
             )
         if not values:
             raise TrainConfigError(f"sweep over {name!r} has no values")
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))]
-        if bad:
-            raise TrainConfigError(f"sweep over {name!r} needs numbers, got {bad}")
+        repeated = [v for i, v in enumerate(values) if v in values[:i]]
+        if repeated:
+            raise TrainConfigError(f"sweep over {name!r} lists {repeated} more than once")
+        for value in values:
+            try:
+                config.replace(**{name: value})
+            except AgentConfigError as error:
+                raise TrainConfigError(f"sweep over {name!r}: {error}") from None
 
 
 def _check_match(spec: TrainSpec, method: str | None) -> SparseMethod:
@@ -306,7 +313,7 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec
     unknown = [n for n in spec.network_options if n not in ("actor", "critic")]
     if unknown:
         raise TrainConfigError(f"unknown network(s) {unknown}; choose from ['actor', 'critic']")
-    _check_sweep(spec)
+    _check_sweep(spec, agent.config)
     preset = method_preset(spec.agent, spec.preset, spec.env) or {}
     default = _check_method(spec.method or preset.get("method", "dense"))
     spec = dataclasses.replace(spec, method=default)
