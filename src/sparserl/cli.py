@@ -21,6 +21,7 @@ from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
+from sparserl.train.outputs import OutputError
 
 CONFIG_ERRORS = (
     SparsityConfigError,
@@ -440,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))
-    except CONFIG_ERRORS as error:
+    except (*CONFIG_ERRORS, OutputError) as error:  # OutputError: a directory in use, a full disk
         print(f"sparserl {args.command}: error: {error}", file=sys.stderr)
         return 2
 
