@@ -1,9 +1,12 @@
 """The local sweep runner: every run written once under its group, resumed exactly after a
 kill, corrupt runs redone, failures recorded without stopping the sweep, bad specs refused."""
 
+import errno
 import io
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,12 +18,14 @@ from pathlib import Path
 import jax
 import pandas as pd
 import pytest
+import yaml
 
-from sparserl import results
+from sparserl import cli, results
 from sparserl.sweeps import SweepSpecError, loads, run_sweep
 from sparserl.sweeps.ray_backend import RayOptions
-from sparserl.sweeps.runner import SPEC_FILE
-from sparserl.train import runners
+from sparserl.sweeps.runner import SPEC_FILE, spec_data
+from sparserl.train import outputs, runners
+from sparserl.train.lock import LOCK_FILE, DirectoryInUse
 
 SPEC = """
 name: tiny
@@ -62,6 +67,10 @@ def _eval_returns(out: Path) -> dict[str, list[float]]:
     }
 
 
+def _contents(out: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
 @pytest.fixture(scope="module", autouse=True)
 def compilation_cache(request) -> Iterator[Path]:
     """Every test here compiles the same two programs: a persistent JAX cache (in
@@ -94,10 +103,11 @@ def test_uninterrupted_sweep_finishes_every_run(finished):
     loaded = results.load(finished)
     assert len(loaded.runs) == 4 and set(loaded.runs["status"]) == {"finished"}
     assert len(loaded.evaluations) == 4 * 4
-    # A second call keeps everything as it is.
+    # A second call keeps everything as it is; no lock is left once a sweep is done.
     before = {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}
     assert run_sweep(loads(SPEC), finished).kept == 4
     assert {p: p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()} == before
+    assert not list(finished.rglob(LOCK_FILE))
 
 
 @pytest.mark.slow
@@ -115,6 +125,8 @@ def test_killed_sweep_resumes_exactly(finished, tmp_path, compilation_cache):
     while not list(out.glob("*/checkpoint.npz")) and process.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    with pytest.raises(DirectoryInUse, match=rf"in use by a sweep \(pid {process.pid} on host"):
+        run_sweep(loads(SPEC), out)  # a second sweep into the running one's directory
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     interrupted = results.load(out, include_partial=True).runs
@@ -174,17 +186,152 @@ def test_failing_group_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     assert run_sweep(spec, tmp_path / "out", retry_failed=True).finished == 2
 
 
-def test_non_finite_loss_fails_the_run_with_its_step(tmp_path):
+@pytest.mark.parametrize("learning_rate, finite", [(1e30, False), (1e6, True)])
+def test_diverged_loss_fails_the_run_with_its_step(tmp_path, learning_rate, finite):
     spec = loads(
         SPEC.replace("methods: [dense, rigl]", "methods: [dense]").replace(
             "steps: 2000", "steps: 500"
         )
-        + "  learning_rate: 1.0e+30\n"
+        + f"  learning_rate: {learning_rate:.1e}\n"
     )
     outcome = run_sweep(spec, tmp_path / "out")
     assert outcome.failed == 2
-    runs = results.load(tmp_path / "out").runs
-    assert set(runs["reason"]) == {"non-finite loss (mean over the chunk ending at step 500)"}
+    for reason in results.load(tmp_path / "out").runs["reason"]:
+        found = re.fullmatch(
+            r"diverged: mean loss (\S+) over the chunk ending at step 500 "
+            r"\(bound: finite and at most 1e\+08 in absolute value\)",
+            reason,
+        )
+        value = float(found[1])  # 1e6: ~1e18, a finite loss far above the bound
+        assert math.isfinite(value) == finite and not abs(value) <= 1e8
+
+
+def _fill_disk(monkeypatch, out: Path, room_for: tuple[str, ...]) -> None:
+    """Writes under `out` fail for want of space, but those of the file names in `room_for`."""
+    mkstemp = outputs.tempfile.mkstemp
+
+    def no_space(*args, **kwargs):
+        name = kwargs.get("prefix", "").strip(".")
+        if Path(kwargs.get("dir", "/")).is_relative_to(out) and name not in room_for:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", no_space)
+
+
+def _rerun_one(finished: Path, out: Path) -> Path:
+    """A copy of the finished sweep with one run of the dense group to do again; that run."""
+    shutil.copytree(finished, out)
+    run = out / GROUPS[0] / "dqn_CartPole-v1_dense_seed1"
+    shutil.rmtree(run)
+    return run
+
+
+def test_full_disk_fails_the_group_with_one_line_and_keeps_earlier_runs(
+    finished, tmp_path, monkeypatch
+):
+    run = _rerun_one(finished, tmp_path / "out")
+    before = _contents(tmp_path / "out")
+    _fill_disk(monkeypatch, tmp_path / "out", room_for=("summary.json",))
+    outcome = run_sweep(loads(SPEC), tmp_path / "out")
+    assert (outcome.kept, outcome.finished, outcome.failed) == (3, 0, 1)
+    record = results.inspect_run(run)
+    assert (record.status, record.reason) == (
+        "failed",
+        f"OutputError: cannot write {run}/config.json (No space left on device)",
+    )
+    assert sorted(p.name for p in run.iterdir()) == ["summary.json"]
+    assert {p: b for p, b in _contents(tmp_path / "out").items() if p.parent != run} == before
+
+
+def _last_error(capsys) -> str:
+    """The error line `sparserl` printed last (after the sweep's progress lines)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+def test_full_disk_stops_the_sweep_when_even_the_failure_cannot_be_written(
+    finished, tmp_path, monkeypatch, capsys
+):
+    run = _rerun_one(finished, tmp_path / "out")
+    before = _contents(tmp_path / "out")
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    _fill_disk(monkeypatch, tmp_path / "out", room_for=())
+    assert cli.main(["sweep", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")]) == 2
+    assert _last_error(capsys) == (
+        f"sparserl sweep: error: cannot write {run}/summary.json (No space left on device), so "
+        f"this failure is not recorded: OutputError: cannot write {run}/config.json "
+        "(No space left on device)"
+    )
+    assert _contents(tmp_path / "out") == before and not run.exists()  # no empty run directory
+
+
+@pytest.fixture
+def tmpfs() -> Iterator:
+    """Mounts a 16 MiB tmpfs at a path, to fill up or remount read-only: for root, who writes
+    whatever the permissions, the way to make writes fail for real. Skips where mounting is
+    not allowed."""
+    mounted = []
+
+    def mount(target: Path) -> Path:
+        target.mkdir(parents=True, exist_ok=True)
+        command = ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(target)]
+        if os.geteuid() != 0 or subprocess.run(command, capture_output=True).returncode != 0:
+            pytest.skip("needs root allowed to mount a tmpfs")
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", "-l", str(target)], check=True)
+
+
+def _read_only(target: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(target)], check=True)
+
+
+def test_really_full_disk_stops_the_sweep_with_one_line(finished, tmp_path, tmpfs, capsys):
+    out = tmpfs(tmp_path / "disk") / "out"
+    run = _rerun_one(finished, out)
+    before = _contents(out)
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    filler = os.open(out.parent / "filler", os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError, match="No space left"):
+        while True:
+            os.write(filler, bytes(1 << 16))
+    os.close(filler)
+    assert cli.main(["sweep", str(tmp_path / "spec.yaml"), "--out", str(out)]) == 2
+    assert _last_error(capsys) == (
+        f"sparserl sweep: error: cannot write {run}/summary.json (No space left on device), so "
+        f"this failure is not recorded: OutputError: cannot write {run}/config.json "
+        "(No space left on device)"
+    )
+    assert _contents(out) == before and not run.exists()
+
+
+def test_read_only_directories_fail_in_one_line(finished, tmp_path, tmpfs, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(finished, out, ignore=shutil.ignore_patterns(GROUPS[1]))
+    shutil.copytree(finished / GROUPS[1], tmpfs(out / GROUPS[1]), dirs_exist_ok=True)
+    _read_only(out / GROUPS[1])
+    before = _contents(out)
+    # nothing to do in the read-only group: no error from its checkpoint, which is not there
+    assert run_sweep(loads(SPEC), out).kept == 4
+    assert _contents(out) == before
+    # a read-only sweep directory: refused in one line
+    shutil.copytree(finished, tmpfs(tmp_path / "ro") / "out")
+    _read_only(tmp_path / "ro")
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    assert cli.main(["sweep", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "ro/out")]) == 2
+    assert _last_error(capsys) == (
+        f"sparserl sweep: error: cannot lock {tmp_path}/ro/out/.lock (Read-only file system)"
+    )
+
+
+def test_spec_without_sparsities_reads_back():
+    spec = loads(SPEC.replace("sparsities: [0.9]\n", ""))
+    assert spec.sparsities == () and loads(yaml.safe_dump(spec_data(spec))) == spec
 
 
 @pytest.mark.parametrize(

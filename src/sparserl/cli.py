@@ -25,6 +25,7 @@ from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
+from sparserl.train.outputs import OutputError
 
 
 class OutputPathError(ValueError):
@@ -497,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (argparse.ArgumentTypeError, *CONFIG_ERRORS) as error:
+    except (argparse.ArgumentTypeError, *CONFIG_ERRORS, OutputError) as error:
         print(f"sparserl {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # a file-system failure during the run: the path, in one line

@@ -65,16 +65,15 @@ def write_report(
     if groups.empty:
         counts = ", ".join(f"{n} {s}" for s, n in runs["status"].value_counts().items())
         raise ReportError(f"no finished runs under {directory} to score ({counts})")
-    out = Path(out) if out is not None else directory / "report"
-    out.mkdir(parents=True, exist_ok=True)
-
-    table = score_table(groups, reps=reps, seed=seed)
+    table = score_table(groups, reps=reps, seed=seed)  # refuses a bad `reps`, `seed`
     curves = learning_curves(groups, evaluations, reps=reps, seed=seed)
     drawn = {
         "iqm_by_sparsity": figures.iqm_by_sparsity(table),
         "return_vs_parameters": figures.return_vs_parameters(table),
         "learning_curves": figures.learning_curves_figure(curves),
     }
+    out = Path(out) if out is not None else directory / "report"
+    out.mkdir(parents=True, exist_ok=True)  # only once everything is computed
     saved = {name: figures.save(fig, out, name) for name, fig in drawn.items()}
     score_cells = tables.score_cells(table)
     problem_cells = tables.problem_cells(unfinished(runs))

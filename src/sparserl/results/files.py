@@ -18,6 +18,8 @@ RUN_FILES = (CONFIG, METRICS, SUMMARY)
 AGENT_NUMBERS = ("width", "learning_rate", "weight_decay", "gamma")  # in agent_config, if there
 SUMMARY_INTEGERS = ("parameters", "dense_parameters")  # in a finished summary, if there
 SUMMARY_NUMBERS = ("inference_flops", "training_flops_per_example", "sparsity", "group_wall_s")
+# A finished summary's record of the first chunk whose mean loss broke train.run.DIVERGED_LOSS.
+DIVERGENCE = "an object of step (an integer), loss, value (text) and bound (a number)"
 
 
 class RunFileError(Exception):
@@ -53,7 +55,7 @@ def read_config(path: Path) -> dict[str, Any]:
 
 def read_summary(path: Path) -> dict[str, Any]:
     """summary.json: a 'failed' object (with an optional reason), or a 'finished' one with its
-    evaluation count and a finite final return."""
+    evaluation count, a finite final return and, if its loss diverged, where."""
     summary = _read_json(path)
     status = summary.get("status")
     if status == "failed":
@@ -68,7 +70,26 @@ def read_summary(path: Path) -> dict[str, Any]:
     _check_fields(path.name, summary, SUMMARY_INTEGERS, _is_int, "an integer")
     _check_fields(path.name, summary, SUMMARY_NUMBERS, _is_number, "a number")
     _check_fields(path.name, summary, ("finite_loss",), lambda v: isinstance(v, bool), "a bool")
+    _check_fields(path.name, summary, ("diverged",), _is_divergence, DIVERGENCE)
     return summary
+
+
+def divergence_reason(diverged: dict[str, Any]) -> str:
+    """The one-line reason of a run whose summary has a 'diverged' record."""
+    return (
+        f"diverged: mean {diverged['loss']} {diverged['value']} over the chunk ending at step "
+        f"{diverged['step']} (bound: finite and at most {diverged['bound']:g} in absolute value)"
+    )
+
+
+def _is_divergence(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _is_int(value.get("step"))
+        and isinstance(value.get("loss"), str)
+        and isinstance(value.get("value"), str)
+        and _is_number(value.get("bound"))
+    )
 
 
 def read_metrics(path: Path) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from sparserl.results.files import (
     RUN_FILES,
     SUMMARY,
     RunFileError,
+    divergence_reason,
     read_config,
     read_metrics,
     read_summary,
@@ -28,7 +29,7 @@ class RunStatus(enum.StrEnum):
 
     FINISHED = "finished"  # every file parses and they agree: safe to score
     PARTIAL = "partial"  # config written, no summary yet: interrupted or still running
-    FAILED = "failed"  # summary.json says the run failed (NaN, crash); its reason is kept
+    FAILED = "failed"  # summary.json says the run failed or diverged; its reason is kept
     CORRUPT = "corrupt"  # a file does not parse, or the files disagree
     MISSING = "missing"  # no directory, or none of the run files in it
 
@@ -90,7 +91,9 @@ def _classify(path: Path, parsed: dict[str, Any]) -> RunRecord:
         )
     if done != config["steps"]:
         raise RunFileError(METRICS, f"ends at step {done}, but the run has {config['steps']} steps")
-    if summary.get("finite_loss") is False:  # a NaN/inf loss: its scores are not to be trusted
+    if "diverged" in summary:  # a NaN/inf or exploding loss: its scores are not to be trusted
+        return RunRecord(path, RunStatus.FAILED, divergence_reason(summary["diverged"]), **parsed)
+    if summary.get("finite_loss") is False:  # written before divergences were recorded
         return RunRecord(path, RunStatus.FAILED, "non-finite loss during training", **parsed)
     return RunRecord(path, RunStatus.FINISHED, "", **parsed)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from sparserl.sweeps.groups import Group, fail_group, run_group
+from sparserl.sweeps.groups import Group, describe, fail_group, run_group
 from sparserl.sweeps.progress import GroupCounter, SweepProgress
 from sparserl.sweeps.spec import SweepSpecError
 
@@ -79,8 +79,7 @@ def run_on_ray(
                 try:
                     finished, failed = ray.get(ref)
                 except ray.exceptions.RayError as error:
-                    reason = str(error).strip().splitlines()[0]
-                    finished, failed = 0, fail_group(plan, f"Ray {type(error).__name__}: {reason}")
+                    finished, failed = 0, fail_group(plan, f"Ray {describe(error)}")
                 progress.end_group(plan.directory.name, finished, failed)
                 counts.append((finished, failed))
         return counts

@@ -6,7 +6,13 @@ Resume rules, per run directory: finished -> kept; failed -> kept (redone with
 `retry_failed`); corrupt -> moved aside to `.<run>.corrupt-<timestamp>` and redone; partial or
 missing -> (re)done. A group runs as a whole (its runs share one vmapped program): it resumes
 from DIR/<group_id>/checkpoint.npz if that is this spec's, else restarts, and never rewrites
-the files of the runs it keeps."""
+the files of the runs it keeps.
+
+One sweep at a time writes into DIR: it holds DIR/.lock while it runs (released by the system
+even if it is killed), and a second one is refused, naming the first one's pid and host. A
+file that cannot be written (disk full, read-only) fails the group's runs with that one-line
+reason; if even their failure cannot be recorded, the sweep stops with one line naming the
+path (OutputError)."""
 
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ from sparserl.sweeps.progress import SweepProgress
 from sparserl.sweeps.ray_backend import RayOptions, run_on_ray
 from sparserl.sweeps.spec import SweepSpec, SweepSpecError, parse
 from sparserl.train.checkpoint import CHECKPOINT, Checkpointer
-from sparserl.train.outputs import write_atomic
+from sparserl.train.lock import hold
+from sparserl.train.outputs import output_error, remove_file, write_atomic
 from sparserl.train.spec import TrainSpec
 
 SPEC_FILE = "sweep.yaml"
@@ -54,7 +61,7 @@ def run_sweep(
     """Run every group of `spec` into `out`, one after another on this machine (`local`) or as
     one Ray task per group (`ray`, see RayOptions). Raises SweepSpecError before writing
     anything if the backend is unknown or unavailable, a group cannot run or `out` holds
-    another sweep."""
+    another sweep; DirectoryInUse if another sweep is running there."""
     if backend not in BACKENDS:
         raise SweepSpecError(f"backend {backend!r} is not one of {list(BACKENDS)}")
     if backend == "ray":
@@ -65,27 +72,33 @@ def run_sweep(
     out = Path(out).absolute()  # Ray workers may start elsewhere
     groups = expand(spec)
     check(groups)
-    _claim(out, spec)
-    runs = planned_runs(groups)
-    plans = [
-        _prepare(out, g, [r for gid, r in runs if gid == group_id(g)], retry_failed) for g in groups
-    ]
-    kept = sum(len(p.keep) for p in plans)
-    failed_before = sum(p.failed for p in plans)
-    work = sum(p.work for p in plans if p.todo)
-    progress = SweepProgress(len(runs), kept - failed_before, failed_before, work, stream)
-    for plan in plans:
-        if not plan.todo:
-            Checkpointer(plan.directory / CHECKPOINT, plan.spec).remove()
-    todo = [p for p in plans if p.todo]
-    if backend == "ray":
-        counts = run_on_ray(todo, checkpoint_every, progress, ray)
-    else:
-        counts = [_run_locally(plan, checkpoint_every, progress) for plan in todo]
-    progress.close()
-    return SweepOutcome(
-        kept=kept, finished=sum(f for f, _ in counts), failed=sum(f for _, f in counts)
-    )
+    _check_spec(out, spec)  # before the lock: another sweep's directory is left untouched
+    with hold(out, "sweep", depth=2):  # the Ray backend's driver holds it for its tasks
+        if not _check_spec(out, spec):
+            write_atomic(out / SPEC_FILE, yaml.safe_dump(spec_data(spec), sort_keys=False))
+        runs = planned_runs(groups)
+        plans = [
+            _prepare(out, g, [r for gid, r in runs if gid == group_id(g)], retry_failed)
+            for g in groups
+        ]
+        kept = sum(len(p.keep) for p in plans)
+        failed_before = sum(p.failed for p in plans)
+        work = sum(p.work for p in plans if p.todo)
+        progress = SweepProgress(len(runs), kept - failed_before, failed_before, work, stream)
+        for plan in plans:
+            if not plan.todo:
+                Checkpointer(plan.directory / CHECKPOINT, plan.spec).remove()
+        todo = [p for p in plans if p.todo]
+        try:
+            if backend == "ray":
+                counts = run_on_ray(todo, checkpoint_every, progress, ray)
+            else:
+                counts = [_run_locally(plan, checkpoint_every, progress) for plan in todo]
+        finally:  # an error is then shown on a line of its own
+            progress.close()
+        return SweepOutcome(
+            kept=kept, finished=sum(f for f, _ in counts), failed=sum(f for _, f in counts)
+        )
 
 
 def _run_locally(plan: Group, checkpoint_every: float, progress: SweepProgress) -> tuple[int, int]:
@@ -96,20 +109,21 @@ def _run_locally(plan: Group, checkpoint_every: float, progress: SweepProgress) 
     return finished, failed
 
 
-def _claim(out: Path, spec: SweepSpec) -> None:
-    """Write the spec to out/sweep.yaml, or check that the one there is the same sweep."""
+def _check_spec(out: Path, spec: SweepSpec) -> bool:
+    """Whether out/sweep.yaml is there (False: a new sweep); raises SweepSpecError if it is
+    another sweep's."""
     path = out / SPEC_FILE
-    if path.is_file():
-        try:
-            existing = parse(yaml.safe_load(path.read_text()))
-        except (SweepSpecError, yaml.YAMLError) as error:
-            raise SweepSpecError(f"{path} cannot be read back ({error})") from None
-        if existing != spec:
-            raise SweepSpecError(
-                f"{out} holds another sweep ({path}); use a new --out or restore that spec"
-            )
-        return
-    write_atomic(path, yaml.safe_dump(spec_data(spec), sort_keys=False))
+    if not path.is_file():
+        return False
+    try:
+        existing = parse(yaml.safe_load(path.read_text()))
+    except (SweepSpecError, yaml.YAMLError) as error:
+        raise SweepSpecError(f"{path} cannot be read back ({error})") from None
+    if existing != spec:
+        raise SweepSpecError(
+            f"{out} holds another sweep ({path}); use a new --out or restore that spec"
+        )
+    return True
 
 
 def spec_data(spec: SweepSpec) -> dict[str, Any]:
@@ -123,7 +137,8 @@ def spec_data(spec: SweepSpec) -> dict[str, Any]:
         }
         for e in spec.methods
     ]
-    return {k: v for k, v in data.items() if v is not None}
+    # an empty list is a default (sparsities: each method's own level) that `parse` refuses
+    return {k: v for k, v in data.items() if v is not None and v != []}
 
 
 def _plain(value: Any) -> Any:
@@ -149,8 +164,12 @@ def _prepare(out: Path, spec: TrainSpec, run_ids: list[str], retry_failed: bool)
             keep.add(name)
             failed += 1
         elif record.status == RunStatus.FAILED:
-            (path / "summary.json").unlink()
+            remove_file(path / "summary.json")
         elif record.status == RunStatus.CORRUPT:
             # hidden, so results.load does not list it again
-            path.rename(path.with_name(f".{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"))
+            aside = path.with_name(f".{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                path.rename(aside)
+            except OSError as error:
+                raise output_error("move aside", path, error) from None
     return Group(spec, directory, run_ids, keep, failed)

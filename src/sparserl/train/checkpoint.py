@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparserl.train.outputs import atomic_file
+from sparserl.train.outputs import atomic_file, remove_file
 from sparserl.train.spec import TrainSpec
 
 PyTree = Any
@@ -101,8 +101,9 @@ class Checkpointer:
         return Checkpoint(meta["spec_hash"], meta["chunks"], meta["elapsed"], history, state)
 
     def remove(self) -> None:
-        """Delete the checkpoint (after the group's summaries are written)."""
-        self.path.unlink(missing_ok=True)
+        """Delete the checkpoint (after the group's summaries are written), if there is one;
+        OutputError if it cannot be deleted."""
+        remove_file(self.path)
 
 
 def restore(template: dict[str, PyTree], checkpoint: Checkpoint) -> dict[str, PyTree]:

@@ -20,6 +20,7 @@ from sparserl.agents import PPO, default_preset
 from sparserl.envs import AtariEnv, HostEnv
 from sparserl.train.accounting import agent_budget
 from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
+from sparserl.train.lock import hold
 from sparserl.train.off_policy_program import OffPolicyProgram
 from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.outputs import write_csv, write_json
@@ -164,9 +165,16 @@ def train(
     the runs named in `keep` (finished runs a resumed sweep leaves alone). With a
     `checkpointer`, resume from its checkpoint, save at chunk boundaries and delete it once
     the summaries are written; a lottery rewind (two phases) is never checkpointed and
-    restarts. `progress(steps, runs, label)` makes the display of a phase."""
+    restarts. `progress(steps, runs, label)` makes the display of a phase. One process at a
+    time writes into `out`: DirectoryInUse if another holds it (see `lock.hold`)."""
     resolved = resolve(spec)
-    output = _Output(Path(out), frozenset(keep)) if out is not None else None
+    if out is None:
+        return _train(resolved, None, checkpointer, progress)
+    with hold(Path(out), "training run", depth=1):
+        return _train(resolved, _Output(Path(out), frozenset(keep)), checkpointer, progress)
+
+
+def _train(resolved: ResolvedSpec, output, checkpointer, progress) -> list[RunResult]:
     if resolved.networks is not None:
         results = _train_actor_critic(resolved, output, checkpointer, progress)
     else:
@@ -407,6 +415,26 @@ def _write_all(
         write_csv(directory / "metrics.csv", _metric_rows(history, index, sizes, t0))
 
 
+# A run diverged when a chunk's mean loss (any of its losses) is non-finite or above this in
+# absolute value. A value loss is bounded by the range of the values: |TD error| <= 2 r_max /
+# (1 - gamma), 2,000 for rewards up to 10 a step at gamma 0.99 (MuJoCo), so squared errors stay
+# below 4e6 and Huber losses below 2e3; policy, entropy and temperature losses are smaller
+# still. 1e8 leaves a 25x margin; DQN on CartPole with learning rate 1e6 has a first chunk's
+# mean loss of 2e17-8e18 (measured: 500 and 100 steps, hidden [16, 16], seeds 0 and 1).
+DIVERGED_LOSS = 1e8
+
+
+def divergence(rows: list[dict[str, Any]], loss_names: Collection[str]) -> dict[str, Any] | None:
+    """The first chunk whose mean loss breaks the DIVERGED_LOSS rule, as {"step", "loss",
+    "value" (as text: NaN has no JSON number), "bound"}, or None if none does."""
+    for row in rows:
+        for name in loss_names:
+            if not abs(row[name]) <= DIVERGED_LOSS:  # NaN fails every comparison
+                value = f"{row[name]:.3g}"
+                return {"step": row["step"], "loss": name, "value": value, "bound": DIVERGED_LOSS}
+    return None
+
+
 def _results(resolved, grid, history, t0, sizes) -> list[RunResult]:
     wall = time.perf_counter() - t0
     results = []
@@ -415,9 +443,7 @@ def _results(resolved, grid, history, t0, sizes) -> list[RunResult]:
         rows = _metric_rows(history, index, sizes, t0)
         returns = [row["eval_return"] for row in rows]
         loss_names = history[0][2]["losses"]
-        nonfinite = [
-            (row["step"], k) for row in rows for k in loss_names if not math.isfinite(row[k])
-        ]
+        diverged = divergence(rows, loss_names)
         summary = {
             "status": "finished",
             "final_return": final_score(returns),
@@ -429,10 +455,10 @@ def _results(resolved, grid, history, t0, sizes) -> list[RunResult]:
             "training_flops_per_example": budget["training_flops"],
             "group_wall_s": round(wall, 3),
             "group_runs": len(grid),
-            "finite_loss": not nonfinite,
+            "finite_loss": all(math.isfinite(row[k]) for row in rows for k in loss_names),
         }
-        if nonfinite:  # the first evaluation whose mean loss is NaN or infinite, and which loss
-            summary["nonfinite_loss"] = {"step": nonfinite[0][0], "loss": nonfinite[0][1]}
+        if diverged is not None:
+            summary["diverged"] = diverged
         if "networks" in budget:
             summary["networks"] = {
                 n: {k: b[k] for k in ("weights", "dense_weights", "parameters", "sparsity")}
