@@ -27,18 +27,13 @@ from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 from sparserl.train.outputs import OutputError
 
-
-class OutputPathError(ValueError):
-    """An --out that cannot hold the results: a file, or under a file or unwritable folder."""
-
-
 CONFIG_ERRORS = (
     SparsityConfigError,
     AgentConfigError,
     EnvConfigError,
     TrainConfigError,
     SweepSpecError,
-    OutputPathError,
+    OutputError,  # an --out that cannot hold results, a directory in use, a full disk
 )
 
 
@@ -261,17 +256,17 @@ def _check_out(out: str | None) -> None:
         return
     path = Path(out)
     if path.exists() and not path.is_dir():
-        raise OutputPathError(f"--out {out}: is an existing file, not a directory")
+        raise OutputError(f"--out {out}: is an existing file, not a directory")
     existing = path.absolute()
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputPathError(f"--out {out}: {existing} is a file, not a directory")
+        raise OutputError(f"--out {out}: {existing} is a file, not a directory")
     try:  # a folder made and removed at once: permissions, read-only or virtual file systems
         os.rmdir(tempfile.mkdtemp(prefix=".sparserl-write-test-", dir=existing))
     except OSError as error:
         problem = f"--out {out}: cannot write in {existing} ({error.strerror})"
-        raise OutputPathError(problem) from None
+        raise OutputError(problem) from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -498,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (argparse.ArgumentTypeError, *CONFIG_ERRORS, OutputError) as error:
+    except (argparse.ArgumentTypeError, *CONFIG_ERRORS) as error:
         print(f"sparserl {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # a file-system failure during the run: the path, in one line
