@@ -26,6 +26,7 @@ from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import SPEC_FILE, spec_data
 from sparserl.train import outputs, runners
 from sparserl.train.lock import LOCK_FILE, DirectoryInUse
+from sparserl.train.outputs import OutputError
 
 SPEC = """
 name: tiny
@@ -324,9 +325,15 @@ def test_read_only_directories_fail_in_one_line(finished, tmp_path, tmpfs, capsy
     _read_only(tmp_path / "ro")
     (tmp_path / "spec.yaml").write_text(SPEC)
     assert cli.main(["sweep", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "ro/out")]) == 2
+    ro = tmp_path / "ro/out"
     assert _last_error(capsys) == (
-        f"sparserl sweep: error: cannot lock {tmp_path}/ro/out/.lock (Read-only file system)"
+        f"sparserl sweep: error: --out {ro}: cannot write in {ro} (Read-only file system)"
     )
+    # the lock itself fails in one line too, when the sweep is started from Python
+    with pytest.raises(
+        OutputError, match=r"cannot lock .*/ro/out/\.lock \(Read-only file system\)"
+    ):
+        run_sweep(loads(SPEC), ro)
 
 
 def test_spec_without_sparsities_reads_back():
