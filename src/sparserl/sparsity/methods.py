@@ -46,6 +46,9 @@ from sparserl.sparsity.schedules import cosine_drop_fraction, pruning_progress
 from sparserl.sparsity.targets import TARGET_POLICIES, sync_target
 
 Shapes = Mapping[str, tuple[int, ...]]
+# The level of a sparse method given none: 90%, the level of Graesser et al. 2022's per-agent
+# comparisons (IQM at 90% sparsity across architectures and algorithms).
+DEFAULT_SPARSITY = 0.9
 
 
 @struct.dataclass
@@ -211,7 +214,9 @@ class Dense(SparseMethod):
 class _Sparse(SparseMethod):
     """Fields shared by every method that masks: the budget and how it is spread."""
 
-    sparsity: float = 0.9
+    # None: 0.9, or with er_lambda the lambdas' own counts; a level with er_lambda scales the
+    # lambdas together to meet it (see `distributions`).
+    sparsity: float | None = None
     distribution: str = "erk"  # ERK everywhere, as in Graesser et al. 2022 (Sec. 4.5)
     dense_layers: tuple[str, ...] = ()
     dense_output: bool = False
@@ -226,8 +231,15 @@ class _Sparse(SparseMethod):
             )
         if isinstance(self.er_lambda, Mapping):
             object.__setattr__(self, "er_lambda", tuple(sorted(self.er_lambda.items())))
-        if self.er_lambda is None or self.distribution != "er":
+        if self.sparsity is None and not self.explicit_lambdas:
+            object.__setattr__(self, "sparsity", DEFAULT_SPARSITY)
+        if self.sparsity is not None:
             check_sparsity(self.sparsity)
+
+    @property
+    def explicit_lambdas(self) -> bool:
+        """Whether the ER lambdas alone fix the counts (no sparsity level given)."""
+        return self.er_lambda is not None and self.distribution == "er" and self.sparsity is None
         if isinstance(self.dense_layers, str):
             object.__setattr__(self, "dense_layers", (self.dense_layers,))
         object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
