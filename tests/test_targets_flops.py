@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import sparserl.sparsity as sp
+from sparserl.train import TrainSpec, resolve
+from sparserl.train.accounting import agent_budget
 
 
 def _online_target(params, method):
@@ -93,3 +95,29 @@ def test_budget_table_of_ds_td3_actor():
     table = sp.budget_table(method, shapes, other_params=256 + 256 + 6)
     assert [row["nonzeros"] for row in table["layers"]] == [1911, 32768, 1536]
     assert table["weights"] == 36215 and table["parameters"] == 36215 + 518
+
+
+def test_lottery_training_flops_count_the_prune_run_and_the_rewind():
+    # DQN on CartPole with a 4-32-32-2 Q-network (1,216 kernel weights), uniform 50%: 64 +
+    # 512 + 32 = 608 kept. 2,000 steps at one update per 4 steps, the first 124 iterations
+    # filling the replay: 376 updates per run. Its Prune run prunes at once after update 1
+    # (start 0, end one step): 1 update dense, 375 at 608 weights, 3 x 2 FLOPs per weight;
+    # the rewind then trains 608 weights for its 376 updates.
+    options = {"distribution": "uniform", "update_interval": 1}
+    spec = TrainSpec(
+        "dqn",
+        "CartPole-v1",
+        method="lottery",
+        sparsities=(0.5,),
+        steps=2000,
+        agent_options={"hidden": (32, 32)},
+        method_options={**options, "start_fraction": 0.0, "end_fraction": 1e-9},
+    )
+    resolved = resolve(spec)
+    assert resolved.total_updates == 376
+    table = agent_budget(resolved, 0.5)
+    prune = 6 * (1216 + 375 * 608) / 376  # 3,657.70 per update
+    rewind = 6 * 608  # 3,648
+    assert table["phase_training_flops"] == pytest.approx([prune, rewind])
+    assert table["training_flops"] == pytest.approx(prune + rewind)  # was the rewind alone
+    assert table["weights"] == 608 and table["dense_training_flops"] == 6 * 1216
