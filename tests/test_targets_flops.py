@@ -95,6 +95,12 @@ def test_budget_table_of_ds_td3_actor():
     table = sp.budget_table(method, shapes, other_params=256 + 256 + 6)
     assert [row["nonzeros"] for row in table["layers"]] == [1911, 32768, 1536]
     assert table["weights"] == 36215 and table["parameters"] == 36215 + 518
+    assert method.sparsity is None and sp.Static().sparsity == 0.9  # lambdas alone, else 90%
+    # A level scales the lambdas: 17x256 and 256x256 weigh 7 x 273 = 1,911 and 64 x 512 =
+    # 32,768; at 0.9 the budgets are 436 + 6,554 = 6,990, eps = 6990/34679: 385.2 kept -> 3,966
+    # zeros -> 386, 6,604.8 -> 58,931 zeros -> 6,605.
+    scaled = sp.DynamicSparse(er_lambda={"Dense_0": 7, "Dense_1": 64}, sparsity=0.9)
+    assert scaled.layer_counts(shapes) == {"Dense_0": 386, "Dense_1": 6605, "Dense_2": 1536}
 
 
 def test_lottery_training_flops_count_the_prune_run_and_the_rewind():

@@ -235,14 +235,14 @@ class _Sparse(SparseMethod):
             object.__setattr__(self, "sparsity", DEFAULT_SPARSITY)
         if self.sparsity is not None:
             check_sparsity(self.sparsity)
+        if isinstance(self.dense_layers, str):
+            object.__setattr__(self, "dense_layers", (self.dense_layers,))
+        object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
 
     @property
     def explicit_lambdas(self) -> bool:
         """Whether the ER lambdas alone fix the counts (no sparsity level given)."""
         return self.er_lambda is not None and self.distribution == "er" and self.sparsity is None
-        if isinstance(self.dense_layers, str):
-            object.__setattr__(self, "dense_layers", (self.dense_layers,))
-        object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
 
     def resolved_dense_layers(self, shapes: Shapes) -> list[str]:
         """User-listed dense layers, plus the output layers when `dense_output`: the last
