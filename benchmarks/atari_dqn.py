@@ -9,36 +9,61 @@ timed, each call blocked on its result so that the split adds up. Runs on the GP
 finds one.
 
     .venv/bin/python benchmarks/atari_dqn.py
+    .venv/bin/python benchmarks/atari_dqn.py --tiny   # seconds: the fast tests' check
+
+`--tiny` times 8 steps after a 60-step warm-up (replay from 40), the Nature CNN at width 0.25.
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
+import dataclasses
 import os
 import time
 
 import jax
 
-from sparserl.train import TrainSpec
-from sparserl.train.run import value_param_shapes, value_runner
-from sparserl.train.spec import resolve
+from sparserl.train import TrainSpec, resolve, value_param_shapes, value_runner
 
-STEPS = int(os.environ.get("BENCH_STEPS", 200))
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """How much is timed: agent steps, warm-up (past `min_replay`, so the update is compiled
+    and has run), replay sizes and the networks timed (label -> torso options)."""
+
+    steps: int
+    warmup: int
+    min_replay: int
+    replay_capacity: int
+    networks: dict[str, dict]
+
+
+FULL = Scale(
+    int(os.environ.get("BENCH_STEPS", 200)),
+    600,
+    400,
+    20_000,
+    {
+        "DQN Nature CNN": {"torso": "nature_cnn", "width": 1.0},
+        "DQN Impala x3": {"torso": "impala", "width": 3.0},
+    },
+)
+TINY = Scale(8, 60, 40, 1_000, {"DQN Nature CNN x0.25": {"torso": "nature_cnn", "width": 0.25}})
 SEEDS = int(os.environ.get("BENCH_SEEDS", 1))
-WARMUP = 600  # agent steps: past min_replay, so the update is compiled and has run
-NETWORKS = {
-    "DQN Nature CNN": {"torso": "nature_cnn", "width": 1.0},
-    "DQN Impala x3": {"torso": "impala", "width": 3.0},
-}
 
 
-def runner_for(network: dict):
+def runner_for(network: dict, scale: Scale):
     spec = TrainSpec(
         "dqn",
         "ALE/Pong-v5",
         seeds=SEEDS,
         steps=100_000,
-        agent_options={**network, "min_replay": 400, "replay_capacity": 20_000},
+        agent_options={
+            **network,
+            "min_replay": scale.min_replay,
+            "replay_capacity": scale.replay_capacity,
+        },
     )
     resolved = resolve(spec)
     params = value_param_shapes(resolved)
@@ -57,9 +82,9 @@ def timed(seconds: dict, label: str, fn):
     return call
 
 
-def measure(network: dict) -> dict:
-    runner, parameters = runner_for(network)
-    runner.advance(0, WARMUP)
+def measure(network: dict, scale: Scale) -> dict:
+    runner, parameters = runner_for(network, scale)
+    runner.advance(0, scale.warmup)
     seconds = collections.defaultdict(float)
     program = runner.program
     # cached_property values live in the instance dict: wrap the compiled pieces in place
@@ -67,28 +92,33 @@ def measure(network: dict) -> dict:
         program.__dict__[name] = timed(seconds, label, getattr(program, name))
     program.__dict__["compiled_learn"] = timed(seconds, "update", program.compiled_learn)
     runner.vector.step = timed(seconds, "env", runner.vector.step)
+    steps = scale.steps
     start = time.perf_counter()
-    runner.advance(WARMUP, STEPS)
+    runner.advance(scale.warmup, steps)
     total = time.perf_counter() - start
     runner.close()
-    updates = STEPS // runner.period
+    updates = steps // runner.period
     return {
         "parameters": parameters,
-        "steps/s": STEPS / total,
-        "env ms/step": 1e3 * seconds["env"] / STEPS,
-        "act ms/step": 1e3 * seconds["act"] / STEPS,
-        "store ms/step": 1e3 * seconds["store"] / STEPS,
+        "steps/s": steps / total,
+        "env ms/step": 1e3 * seconds["env"] / steps,
+        "act ms/step": 1e3 * seconds["act"] / steps,
+        "store ms/step": 1e3 * seconds["store"] / steps,
         "ms/update": 1e3 * seconds["update"] / updates,
         "update share": seconds["update"] / total,
         "env share": seconds["env"] / total,
     }
 
 
-def main() -> None:
-    rows = {name: measure(network) for name, network in NETWORKS.items()}
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="8 steps, Nature CNN x0.25")
+    scale = TINY if parser.parse_args(argv).tiny else FULL
+    rows = {name: measure(network, scale) for name, network in scale.networks.items()}
     device = jax.devices()[0]
     print(
-        f"Pong, {SEEDS} seed(s) vmapped, {STEPS} agent steps timed after {WARMUP} warm-up, "
+        f"Pong, {SEEDS} seed(s) vmapped, {scale.steps} agent steps timed after {scale.warmup} "
+        "warm-up, "
         f"replay ratio 0.25, batch 32; device: {device.platform} ({device.device_kind}), "
         f"{os.cpu_count()} CPUs"
     )

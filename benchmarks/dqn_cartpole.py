@@ -39,6 +39,10 @@ the harness's table prints all of them with speed ratios to SB3.
     .venv/bin/python benchmarks/dqn_cartpole.py            # full: ~10 min peers + ~5 min ours
     .venv/bin/python benchmarks/dqn_cartpole.py --quick    # 5k steps, W2 with 2 seeds
     .venv/bin/python benchmarks/dqn_cartpole.py --no-peers
+    .venv/bin/python benchmarks/dqn_cartpole.py --tiny     # seconds: the fast tests' check
+
+`--tiny` needs no peer harness: one built-in workload (W1's settings at 300 steps, 2 seeds,
+MLP 2x32), ours only, nothing written.
 """
 
 from __future__ import annotations
@@ -57,15 +61,33 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sparserl.train.accounting import network_budget
-from sparserl.train.run import _points
-from sparserl.train.spec import TrainSpec, resolve
-from sparserl.train.value_program import ValueProgram
+from sparserl.train import TrainSpec, ValueProgram, network_budget, resolve, value_points
 from sparserl.versions import versions
 
 PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))
 QUICK = {"BENCH_W1_STEPS": "5000", "BENCH_W2_STEPS": "5000", "BENCH_W2_SEEDS": "2"}
 METHODS = {"dense": ("dense", ()), "rigl 90%": ("rigl", (0.9,))}
+# --tiny: the harness's W1 keys, scaled down to seconds (no peers needed).
+TINY = {
+    "env_id": "CartPole-v1",
+    "total_timesteps": 300,
+    "hidden": (32, 32),
+    "activation": "relu",
+    "learning_rate": 2.5e-4,
+    "buffer_size": 1_000,
+    "batch_size": 32,
+    "gamma": 0.99,
+    "learning_starts": 100,
+    "train_freq": 1,
+    "gradient_steps": 1,
+    "target_update_interval": 50,
+    "eps_start": 1.0,
+    "eps_end": 0.05,
+    "exploration_fraction": 0.5,
+    "num_envs": 1,
+    "eval_episodes": 1,
+    "num_seeds": 2,
+}
 
 
 @dataclasses.dataclass
@@ -131,7 +153,7 @@ def measure(variant: str, workload: str, spec: TrainSpec) -> Result:
     method = resolved.method
     program = ValueProgram(resolved.agent, resolved.env, method, spec.eval_episodes)
     params = program.example_params()
-    points = _points(resolved, params, method, resolved.grid())
+    points = value_points(resolved)
     period, _ = resolved.agent.config.update_schedule()
     iterations = spec.steps // period
     acting = min(resolved.agent.config.first_learning_iteration(), iterations)
@@ -146,9 +168,8 @@ def measure(variant: str, workload: str, spec: TrainSpec) -> Result:
     (_, metrics), chunk_run = timed(chunk, runs, start)
 
     cfg = resolved.agent.config
-    forward = network_budget(method, program.network, params, resolved.env.obs_shape)[
-        "dense_inference_flops"
-    ]
+    inputs = resolved.agent.example_inputs(resolved.env.obs_shape)
+    forward = network_budget(method, program.network, params, inputs)["dense_inference_flops"]
     per_update = (3 + 1) * forward * cfg.batch_size  # fwd+bwd online, fwd target
     flops = spec.seeds * (spec.steps * forward + resolved.total_updates * per_update)
     return Result(
@@ -207,32 +228,8 @@ def print_table(results: list[Result], peak: float) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5k steps, W2 with 2 seeds")
-    parser.add_argument("--no-peers", action="store_true", help="only sparserl")
-    parser.add_argument("--out", type=Path, help="JSONL file (default: a new one in /tmp)")
-    args = parser.parse_args()
-    if args.quick:  # before importing workloads, which reads them; the peers inherit them
-        for name, value in QUICK.items():
-            os.environ.setdefault(name, value)
-    sys.path.insert(0, str(PEERS))
-    workloads = importlib.import_module("workloads").WORKLOADS
-    emit = importlib.import_module("common").emit
-    out = args.out or Path(f"/tmp/sparserl_dqn_cartpole_{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
-
-    if not args.no_peers:
-        run_peers(out)
-    peak = matmul_peak()
-    results = []
-    for workload in ("W1", "W2"):
-        cfg = workloads[workload]
-        seeds = cfg.get("num_seeds", 1)
-        for variant, (method, sparsities) in METHODS.items():
-            print(f"sparserl {workload} {variant}, {seeds} seed(s) ...", flush=True)
-            spec = train_spec(cfg, method, sparsities, seeds)
-            results.append(measure(variant, workload, spec))
-
+def emit_all(out: Path, emit, workloads: dict, results: list[Result]) -> None:
+    """Append every sparserl result to the harness's JSONL file `out` with its `emit`."""
     for r in results:
         emit(
             out,
@@ -253,15 +250,52 @@ def main() -> None:
             "ReLU, Huber, Dopamine eps schedule, final evaluation inside the timed program",
             **versions(),
         )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5k steps, W2 with 2 seeds")
+    parser.add_argument("--no-peers", action="store_true", help="only sparserl")
+    parser.add_argument("--tiny", action="store_true", help="seconds, no peers, nothing written")
+    parser.add_argument("--out", type=Path, help="JSONL file (default: a new one in /tmp)")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        workloads, emit, out = {"T": TINY}, None, None
+    else:
+        if args.quick:  # before importing workloads, which reads them; the peers inherit them
+            for name, value in QUICK.items():
+                os.environ.setdefault(name, value)
+        sys.path.insert(0, str(PEERS))
+        workloads = importlib.import_module("workloads").WORKLOADS
+        workloads = {name: workloads[name] for name in ("W1", "W2")}
+        emit = importlib.import_module("common").emit
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        out = args.out or Path(f"/tmp/sparserl_dqn_cartpole_{stamp}.jsonl")
+        if not args.no_peers:
+            run_peers(out)
+    sizes, repeats = ((256,), 3) if args.tiny else ((1024, 2048), 7)
+    peak = matmul_peak(sizes, repeats)
+    results = []
+    for workload, cfg in workloads.items():
+        seeds = cfg.get("num_seeds", 1)
+        for variant, (method, sparsities) in METHODS.items():
+            print(f"sparserl {workload} {variant}, {seeds} seed(s) ...", flush=True)
+            spec = train_spec(cfg, method, sparsities, seeds)
+            results.append(measure(variant, workload, spec))
+
+    if emit is not None:
+        emit_all(out, emit, workloads, results)
     print(
         f"\njax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores; "
-        f"matmul peak {peak / 1e9:.1f} GFLOP/s (float32, 1024^2 or 2048^2, median of 7)"
+        f"matmul peak {peak / 1e9:.1f} GFLOP/s (float32, "
+        f"{' or '.join(f'{n}^2' for n in sizes)}, median of {repeats})"
     )
     print_table(results, peak)
-    if not args.no_peers:
+    if emit is not None and not args.no_peers:
         print()
         subprocess.run([sys.executable, str(PEERS / "table.py"), str(out), "--ratio-to", "sb3"])
-    print(f"\nresults: {out}")
+    if out is not None:
+        print(f"\nresults: {out}")
 
 
 if __name__ == "__main__":

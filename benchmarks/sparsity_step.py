@@ -5,10 +5,12 @@ Each variant runs `STEPS` optimizer steps inside one jitted `lax.scan`; variants
 interleaved, `REPEATS` times, and the median is reported, so the ratios come from one run.
 
     .venv/bin/python benchmarks/sparsity_step.py
+    .venv/bin/python benchmarks/sparsity_step.py --tiny   # seconds: 2 steps, 1 repeat
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -25,7 +27,7 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", 7))
 INTERVAL = 1000
 
 
-def build(method: sp.SparseMethod | None, masked_optimizer: bool):
+def build(method: sp.SparseMethod | None, masked_optimizer: bool, steps: int):
     """A jitted function running STEPS training steps from a fresh state."""
     net = MLP()
     x, y = regression_batch()
@@ -52,7 +54,7 @@ def build(method: sp.SparseMethod | None, masked_optimizer: bool):
 
     @jax.jit
     def run(carry):
-        return jax.lax.scan(step, carry, jnp.arange(1, STEPS + 1))[0]
+        return jax.lax.scan(step, carry, jnp.arange(1, steps + 1))[0]
 
     carry = (params, opt_state, state)
     jax.block_until_ready(run(carry))  # compile
@@ -78,27 +80,33 @@ def time_it(fn) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    total = STEPS
-    kw = dict(sparsity=0.9, total_steps=total * 10, update_interval=INTERVAL)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="2 steps, 1 repeat")
+    tiny = parser.parse_args(argv).tiny
+    steps, repeats = (2, 1) if tiny else (STEPS, REPEATS)
+    kw = dict(sparsity=0.9, total_steps=steps * 10, update_interval=INTERVAL)
     variants = {
-        "dense (plain optax)": (build(None, False), STEPS),
-        "dense method + masked optimizer": (build(sp.Dense(), True), STEPS),
-        "static 90% (masked step)": (build(sp.Static(sparsity=0.9), True), STEPS),
-        "set 90%, update every 1000": (build(sp.SET(**kw), True), STEPS),
-        "rigl 90%, update every 1000": (build(sp.RigL(**kw), True), STEPS),
-        "ds (er, eta 0.05), every 1000": (build(sp.DynamicSparse(sparsity=0.9), True), STEPS),
+        "dense (plain optax)": (build(None, False, steps), steps),
+        "dense method + masked optimizer": (build(sp.Dense(), True, steps), steps),
+        "static 90% (masked step)": (build(sp.Static(sparsity=0.9), True, steps), steps),
+        "set 90%, update every 1000": (build(sp.SET(**kw), True, steps), steps),
+        "rigl 90%, update every 1000": (build(sp.RigL(**kw), True, steps), steps),
+        "ds (er, eta 0.05), every 1000": (
+            build(sp.DynamicSparse(sparsity=0.9), True, steps),
+            steps,
+        ),
         "rigl topology update alone": (build_topology_update(sp.RigL(**kw)), 1),
         "set topology update alone": (build_topology_update(sp.SET(**kw)), 1),
     }
     samples = {name: [] for name in variants}
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         for name, (fn, n) in variants.items():
             samples[name].append(time_it(fn) / n)
     per_step = {name: statistics.median(s) for name, s in samples.items()}
     dense = per_step["dense (plain optax)"]
     print(
-        f"MLP 4-256-256-2, batch 128, Adam; {STEPS} steps x {REPEATS} repeats, median; "
+        f"MLP 4-256-256-2, batch 128, Adam; {steps} steps x {repeats} repeats, median; "
         f"jax {jax.__version__} on {jax.devices()[0].platform}"
     )
     print(f"{'variant':<34} {'us/step':>9} {'x dense':>8}")

@@ -7,10 +7,15 @@ Workload: DQN on CartPole-v1, dense, Prune, SET and RigL at 90% (4 groups), 2 se
 BENCH_STEPS steps (default 10k), the graesser2022-classic network (512x512).
 
     .venv/bin/python benchmarks/sweep_backends.py
+    .venv/bin/python benchmarks/sweep_backends.py --tiny   # seconds: 1 dense group, 1 seed
+
+`--tiny` runs one group (dense, 1 seed, 400 steps, MLP 2x32) locally and on Ray with 2 CPUs
+(the same XLA flags as the local run, so a persistent compilation cache serves both).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import tempfile
@@ -18,7 +23,7 @@ import time
 
 import ray
 
-from sparserl.sweeps import loads, run_sweep
+from sparserl.sweeps import expand, loads, planned_runs, run_sweep
 from sparserl.sweeps.ray_backend import RayOptions
 
 STEPS = int(os.environ.get("BENCH_STEPS", 10_000))
@@ -33,6 +38,17 @@ steps: {STEPS}
 eval_interval: {STEPS // 5}
 eval_episodes: 5
 """
+TINY_SPEC = """
+name: backends-tiny
+agents: [dqn]
+envs: [CartPole-v1]
+methods: [dense]
+seeds: 1
+steps: 400
+eval_interval: 200
+eval_episodes: 1
+overrides: {hidden: [32, 32], min_replay: 200}
+"""
 VARIANTS = {
     "local (groups one after another)": {},
     "ray, 1 CPU per group (2 side by side)": {
@@ -46,18 +62,30 @@ VARIANTS = {
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="1 dense group, 1 seed, 400 steps")
+    tiny = parser.parse_args(argv).tiny
+    spec = loads(TINY_SPEC if tiny else SPEC)
+    variants = {k: v for k, v in VARIANTS.items() if "1 CPU" not in k} if tiny else VARIANTS
+    groups = expand(spec)
+    runs = len(planned_runs(groups))
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     seconds = {}
-    with tempfile.TemporaryDirectory() as root:
-        for index, (name, options) in enumerate(VARIANTS.items()):
-            start = time.perf_counter()
-            outcome = run_sweep(loads(SPEC), f"{root}/{index}", stream=io.StringIO(), **options)
-            seconds[name] = time.perf_counter() - start
-            assert outcome.finished == 8, outcome
-    ray.shutdown()
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            for index, (name, options) in enumerate(variants.items()):
+                start = time.perf_counter()
+                outcome = run_sweep(spec, f"{root}/{index}", stream=io.StringIO(), **options)
+                seconds[name] = time.perf_counter() - start
+                assert outcome.finished == runs, outcome
+    finally:
+        ray.shutdown()
     local = seconds["local (groups one after another)"]
-    print(f"DQN CartPole-v1, 4 groups x 2 seeds x {STEPS:,} steps, {os.cpu_count()} CPUs")
+    print(
+        f"DQN CartPole-v1, {len(groups)} groups x {spec.seeds} seeds x {groups[0].steps:,} "
+        f"steps, {os.cpu_count()} CPUs"
+    )
     print("| variant | wall s | x local |\n|---|---|---|")
     for name, value in seconds.items():
         print(f"| {name} | {value:.1f} | {local / value:.2f} |")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -14,6 +15,7 @@ from sparserl.agents import AgentConfigError
 from sparserl.agents.sac import tanh_gaussian_sample
 from sparserl.cli import main
 from sparserl.sparsity import SparsityConfigError
+from sparserl.sparsity.masks import named_masks
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 from sparserl.train.run import actor_critic_program
@@ -51,6 +53,80 @@ def test_actor_critic_split_gives_the_requested_counts():
     assert abs(actor - 0.1 * budget) <= 3 and abs(critic - 0.9 * budget) <= 6
     default = agent_budget(resolve(TrainSpec(agent="sac", env="Hopper-v5")), None)
     assert default["networks"]["actor"]["weights"] / dense == pytest.approx(0.32, abs=0.02)
+
+
+def _actor_critic_counts(resolved, run: int) -> dict[str, int]:
+    """`network/layer` -> the target count of grid run `run`, as training starts from it."""
+    _, points = actor_critic_program(resolved)
+    return {
+        f"{net}/{layer}": int(np.asarray(count)[run])
+        for net, tree in points.targets.items()
+        for layer, count in named_masks(tree).items()
+    }
+
+
+def test_ds_td3_preset_honours_each_sparsity_level(capsys):
+    # ds-td3 on Pendulum-v1: lambda^1 = 1.5, lambda^2 = 64, heads dense. A level scales both
+    # lambdas by one eps over a network's sparse layers (RigL's solve, floor of the zeros):
+    # actor 3x256 (768, score 1.5 * 259 = 388.5 per eps) and 256x256 (65,536, 64 * 512 =
+    # 32,768). At 0.8 the layers' budgets are 768 - floor(614.4) + 65536 - floor(52428.8) =
+    # 154 + 13,108 = 13,262; eps = 13262 / 33156.5: 155.39 kept -> 612 zeros -> 156, and
+    # 13,106.4 -> 52,429 zeros -> 13,107. At 0.95: 39 + 3,277 = 3,316, eps = 3316 / 33156.5:
+    # 38.85 -> 39 and 3,277.15 -> 3,278. Each critic (4x256: 1.5 * 260 = 390) at 0.8:
+    # eps = 2 (205 + 13,108) / 2 (390 + 32,768): 156.6 -> 157, 13,156.4 -> 13,157; at 0.95:
+    # eps = 2 (52 + 3,277) / 66,316: 39.2 -> 40, 3,289.9 -> 3,290.
+    spec = TrainSpec(agent="td3", env="Pendulum-v1", preset="ds-td3", sparsities=(0.8, 0.95))
+    resolved = resolve(spec)
+    hand = {
+        0.8: {"actor": (156, 13107), "critic": (157, 13157)},
+        0.95: {"actor": (39, 3278), "critic": (40, 3290)},
+    }
+    dense = 2 * (1024 + 65536 + 256) + 768 + 65536 + 256
+    for run, (level, counts) in enumerate(hand.items()):
+        got = _actor_critic_counts(resolved, run)
+        assert (got["actor/encoder/dense_0"], got["actor/encoder/dense_1"]) == counts["actor"]
+        for q in ("q1", "q2"):
+            layers = (got[f"critic/{q}/encoder/dense_0"], got[f"critic/{q}/encoder/dense_1"])
+            assert layers == counts["critic"]
+        weights = sum(counts["actor"]) + 2 * sum(counts["critic"]) + 3 * 256
+        assert sum(got.values()) + 3 * 256 == weights  # targets cover the sparse layers
+        table = _inspect(
+            capsys, "td3", "Pendulum-v1", "--preset", "ds-td3", "--sparsity", str(level)
+        )
+        assert table["weights"] == weights and table["sparsity"] == 1 - weights / dense
+        assert abs(table["sparsity"] - level) < 0.004  # the dense heads: 768 of 200,192
+    # Without a level the lambdas give their own counts: 1.5 * (3 + 256) = 388.5 -> 389.
+    assert (
+        _actor_critic_counts(resolve(dataclasses.replace(spec, sparsities=())), 0)[
+            "actor/encoder/dense_0"
+        ]
+        == 389
+    )
+
+
+def test_user_er_lambda_with_a_level_is_reconciled_by_scaling():
+    # Lambdas 1 and 8 alone: 1 * 259 and 8 * 512 = 4,096 connections. With the level 0.9 they
+    # are the layers' weights: budgets 768 - floor(691.2) + 65536 - floor(58982.4) = 77 +
+    # 6,554 = 6,631, eps = 6631 / (259 + 4096): 394.4 kept -> 373 zeros -> 395, and
+    # 6,236.6 -> 59,299 zeros -> 6,237.
+    lambdas = {"encoder/dense_0": 1.0, "encoder/dense_1": 8.0}
+    spec = TrainSpec(
+        agent="td3",
+        env="Pendulum-v1",
+        method="ds",
+        sparsities=(0.9,),
+        network_options={"actor": {"er_lambda": lambdas}},
+    )
+    got = _actor_critic_counts(resolve(spec), 0)
+    assert (got["actor/encoder/dense_0"], got["actor/encoder/dense_1"]) == (395, 6237)
+    explicit = _actor_critic_counts(resolve(dataclasses.replace(spec, sparsities=())), 0)
+    assert (explicit["actor/encoder/dense_0"], explicit["actor/encoder/dense_1"]) == (259, 4096)
+    # The actor:critic split now sets each network's level under the preset's lambdas too.
+    split = dataclasses.replace(spec, method=None, preset="ds-td3", actor_fraction=0.3)
+    table = agent_budget(resolve(split), 0.9)
+    actor = table["networks"]["actor"]["weights"]
+    # Up to 2 weights per sparse layer: a layer's budget and its count each floor its zeros.
+    assert abs(actor - 0.3 * 0.1 * table["dense_weights"]) <= 4
 
 
 @pytest.mark.parametrize(
@@ -217,7 +293,7 @@ def test_parameter_matched_dense_actor_critic(capsys):
     )
     hidden = table["layers"][1]["shape"][0]
     assert hidden == 75 and table["sparsity"] == 0.0
-    # 23,114 dense vs 23,183 sparse: one hidden unit more would add 4 x 75 + 17 + 6 x 3 + ...
+    # 23,114 dense vs 23,190 sparse: one hidden unit more would add 4 x 75 + 17 + 6 x 3 + ...
     per_unit = 3 * (2 * hidden + 1) + (17 + 12 + 1) + 2 * (23 + 1 + 1)
     assert abs(table["parameters"] - sparse) <= per_unit / 2
     with pytest.raises(TrainConfigError, match="needs method 'dense', not 'rigl'"):

@@ -13,11 +13,12 @@ def test_inspect_json_reports_exact_counts(capsys):
         == 0
     )
     table = json.loads(capsys.readouterr().out)
-    assert [row["nonzeros"] for row in table["layers"]] == [1024, 5171, 512]
-    assert table["weights"] == 6707 and table["parameters"] == 6707 + 256 + 256 + 2
-    assert table["inference_flops"] == 2 * 6707
-    # uniform keeps 102 + 6,554 + 51 = 6,707 weights too: on an MLP ERK costs no more FLOPs
-    assert table["uniform_inference_flops"] == 2 * 6707
+    # ERK as RigL's code counts it (tests/test_distributions.py): 6,709 - 1,024 - 512 = 5,173
+    assert [row["nonzeros"] for row in table["layers"]] == [1024, 5173, 512]
+    assert table["weights"] == 6709 and table["parameters"] == 6709 + 256 + 256 + 2
+    assert table["inference_flops"] == 2 * 6709
+    # uniform keeps 103 + 6,554 + 52 = 6,709 weights too: on an MLP ERK costs no more FLOPs
+    assert table["uniform_inference_flops"] == 2 * 6709
     assert table["inference_flops_vs_uniform"] == table["training_flops_vs_uniform"] == 1.0
 
 
@@ -67,11 +68,12 @@ def test_option_the_method_lacks_is_refused(capsys):
 
 def test_inspect_compares_erk_flops_with_uniform_on_nature_cnn(capsys):
     # Graesser et al. 2022: on CNNs ERK roughly doubles the FLOPs of uniform at a given
-    # sparsity. Uniform 90% on DQN's Nature CNN for Pong keeps round(0.1 x size) per layer:
-    # conv_0 819 of 8x8x4x32 at 20x20 positions, conv_1 3,277 of 4x4x32x64 at 9x9,
-    # conv_2 3,686 of 3x3x64x64 at 7x7, dense 160,563 of 3136x512, head 307 of 512x6.
-    uniform = 2 * (819 * 400 + 3277 * 81 + 3686 * 49 + 160_563 + 307)
-    assert uniform == 1_869_042
+    # sparsity. Uniform 90% on DQN's Nature CNN for Pong keeps size - floor(0.9 x size) per
+    # layer (RigL's rule): conv_0 820 of 8x8x4x32 at 20x20 positions, conv_1 3,277 of
+    # 4x4x32x64 at 9x9, conv_2 3,687 of 3x3x64x64 at 7x7, dense 160,564 of 3136x512, head 308
+    # of 512x6.
+    uniform = 2 * (820 * 400 + 3277 * 81 + 3687 * 49 + 160_564 + 308)
+    assert uniform == 1_869_944
     args = ["inspect", "dqn", "ALE/Pong-v5", "--method", "rigl", "--sparsity", "0.9"]
     assert main([*args, "--json"]) == 0
     table = json.loads(capsys.readouterr().out)

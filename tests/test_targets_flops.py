@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import sparserl.sparsity as sp
+from sparserl.train import TrainSpec, resolve
+from sparserl.train.accounting import agent_budget
 
 
 def _online_target(params, method):
@@ -60,12 +62,12 @@ def test_unknown_target_policy():
         sp.Static(target_policy="lazy")
 
 
-SHAPES = {"a": (4, 256), "b": (256, 256), "c": (256, 2)}  # ERK 0.9: 1024, 5171, 512 weights
+SHAPES = {"a": (4, 256), "b": (256, 256), "c": (256, 2)}  # ERK 0.9: 1024, 5173, 512 weights
 
 
 def test_inference_and_training_flops_by_hand():
     dense = 2 * (1024 + 65536 + 512)  # 134144
-    sparse = 2 * (1024 + 5171 + 512)  # 13414
+    sparse = 2 * (1024 + 5173 + 512)  # 13418
     assert sp.inference_flops(sp.Dense().layer_counts(SHAPES)) == dense
     assert sp.Dense().training_flops(SHAPES) == 3 * dense
     assert sp.Static(sparsity=0.9).training_flops(SHAPES) == 3 * sparse
@@ -93,3 +95,35 @@ def test_budget_table_of_ds_td3_actor():
     table = sp.budget_table(method, shapes, other_params=256 + 256 + 6)
     assert [row["nonzeros"] for row in table["layers"]] == [1911, 32768, 1536]
     assert table["weights"] == 36215 and table["parameters"] == 36215 + 518
+    assert method.sparsity is None and sp.Static().sparsity == 0.9  # lambdas alone, else 90%
+    # A level scales the lambdas: 17x256 and 256x256 weigh 7 x 273 = 1,911 and 64 x 512 =
+    # 32,768; at 0.9 the budgets are 436 + 6,554 = 6,990, eps = 6990/34679: 385.2 kept -> 3,966
+    # zeros -> 386, 6,604.8 -> 58,931 zeros -> 6,605.
+    scaled = sp.DynamicSparse(er_lambda={"Dense_0": 7, "Dense_1": 64}, sparsity=0.9)
+    assert scaled.layer_counts(shapes) == {"Dense_0": 386, "Dense_1": 6605, "Dense_2": 1536}
+
+
+def test_lottery_training_flops_count_the_prune_run_and_the_rewind():
+    # DQN on CartPole with a 4-32-32-2 Q-network (1,216 kernel weights), uniform 50%: 64 +
+    # 512 + 32 = 608 kept. 2,000 steps at one update per 4 steps, the first 124 iterations
+    # filling the replay: 376 updates per run. Its Prune run prunes at once after update 1
+    # (start 0, end one step): 1 update dense, 375 at 608 weights, 3 x 2 FLOPs per weight;
+    # the rewind then trains 608 weights for its 376 updates.
+    options = {"distribution": "uniform", "update_interval": 1}
+    spec = TrainSpec(
+        "dqn",
+        "CartPole-v1",
+        method="lottery",
+        sparsities=(0.5,),
+        steps=2000,
+        agent_options={"hidden": (32, 32)},
+        method_options={**options, "start_fraction": 0.0, "end_fraction": 1e-9},
+    )
+    resolved = resolve(spec)
+    assert resolved.total_updates == 376
+    table = agent_budget(resolved, 0.5)
+    prune = 6 * (1216 + 375 * 608) / 376  # 3,657.70 per update
+    rewind = 6 * 608  # 3,648
+    assert table["phase_training_flops"] == pytest.approx([prune, rewind])
+    assert table["training_flops"] == pytest.approx(prune + rewind)  # was the rewind alone
+    assert table["weights"] == 608 and table["dense_training_flops"] == 6 * 1216

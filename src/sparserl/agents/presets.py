@@ -183,7 +183,8 @@ def method_preset(agent: str, preset: str | None, env_id: str) -> dict[str, Any]
     return {
         "method": "ds",
         # ER topology with explicit lambdas, dense output layers (Sec. 4.1); Static-TD3 uses
-        # the same topology without evolution.
+        # the same topology without evolution. A sparsity level given with the preset scales
+        # both lambdas by one factor to meet it (Sec. 4.2, "Sparsity Level": the lambdas set it).
         "options": {"distribution": "er", "dense_output": True},
         "networks": {
             # The actor learns every d = 2 critic steps and evolves when the critic does

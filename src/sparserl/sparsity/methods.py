@@ -47,6 +47,9 @@ from sparserl.sparsity.targets import TARGET_POLICIES, sync_target
 from sparserl.validation import check_fields, check_value, declared, one_of, option, positive, unit
 
 Shapes = Mapping[str, tuple[int, ...]]
+# The level of a sparse method given none: 90%, the level of Graesser et al. 2022's per-agent
+# comparisons (IQM at 90% sparsity across architectures and algorithms).
+DEFAULT_SPARSITY = 0.9
 
 
 @struct.dataclass
@@ -198,7 +201,9 @@ class Dense(SparseMethod):
 class _Sparse(SparseMethod):
     """Fields shared by every method that masks: the budget and how it is spread."""
 
-    sparsity: float = 0.9  # range: check_sparsity below (explicit ER lambdas need none)
+    # None: 0.9, or with er_lambda the lambdas' own counts; a level with er_lambda scales the
+    # lambdas together to meet it (see `distributions`). Range: check_sparsity below.
+    sparsity: float | None = None
     # ERK everywhere, as in Graesser et al. 2022 (Sec. 4.5)
     distribution: str = option("erk", one_of(DISTRIBUTIONS))
     dense_layers: tuple[str, ...] = ()  # one layer name is taken as a 1-tuple
@@ -210,8 +215,15 @@ class _Sparse(SparseMethod):
         super().__post_init__()
         if isinstance(self.er_lambda, Mapping):
             object.__setattr__(self, "er_lambda", tuple(sorted(self.er_lambda.items())))
-        if self.er_lambda is None or self.distribution != "er":
+        if self.sparsity is None and not self.explicit_lambdas:
+            object.__setattr__(self, "sparsity", DEFAULT_SPARSITY)
+        if self.sparsity is not None:
             check_sparsity(self.sparsity)
+
+    @property
+    def explicit_lambdas(self) -> bool:
+        """Whether the ER lambdas alone fix the counts (no sparsity level given)."""
+        return self.er_lambda is not None and self.distribution == "er" and self.sparsity is None
 
     def resolved_dense_layers(self, shapes: Shapes) -> list[str]:
         """User-listed dense layers, plus the output layers when `dense_output`: the last

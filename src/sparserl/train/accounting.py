@@ -6,7 +6,8 @@ of 2x), a pass without gradient (target network, greedy action selection) 1x. Wh
 an update runs is the agent's to say (`ValueAgent.update_passes`): DQN and Rainbow count
 their differentiated pass alone (their target pass on s' left out, as RigL and Graesser et
 al. 2022 count), IQN all of its passes, its target side (N' + K fractions) being as large as
-its online one (N).
+its online one (N). A lottery rewind counts both of its runs: the Prune run that finds its
+masks and the rewind (`phases_budget`).
 """
 
 from __future__ import annotations
@@ -100,6 +101,18 @@ def network_budget(
     return table
 
 
+def phases_budget(tables: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The budget of a run made of phases of equal length (a lottery rewind: the Prune run
+    that finds the masks, then the rewind): the last phase's network and counts, and the
+    training FLOPs of every phase summed, per update of one phase (the dense baseline trains
+    once: its FLOPs stay those of one run)."""
+    table = dict(tables[-1])
+    if len(tables) > 1:
+        table["phase_training_flops"] = [t["training_flops"] for t in tables]
+        table["training_flops"] = sum(table["phase_training_flops"])
+    return table
+
+
 SUMMED = ("weights", "dense_weights", "parameters", "training_flops", "dense_training_flops")
 
 
@@ -139,14 +152,17 @@ def agent_budget(
         return dataclasses.replace(method, distribution=distribution)
 
     if resolved.networks is None:
-        method = redistributed(resolved.method)
-        if level is not None:
-            method = dataclasses.replace(method, sparsity=level)
         network = agent.network(env)
         inputs = agent.example_inputs(env.obs_shape)
         params = jax.eval_shape(network.init, key, *inputs)
         passes = agent.update_passes(env.obs_shape)
-        return network_budget(method, network, params, inputs, passes)
+        tables = []
+        for phase in resolved.phases:
+            method = redistributed(phase)
+            if level is not None:
+                method = dataclasses.replace(method, sparsity=level)
+            tables.append(network_budget(method, network, params, inputs, passes))
+        return phases_budget(tables)
     inputs = agent.example_inputs(env.obs_shape)
     budgets = {}
     for name, method in resolved.methods_at(level).items():

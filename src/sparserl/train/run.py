@@ -236,11 +236,17 @@ def _value_runner(resolved: ResolvedSpec, method, points: RunPoint):
     return ValueRunner(ValueProgram(agent, env, method, episodes), points, resolved.eval_interval)
 
 
+def value_points(resolved: ResolvedSpec) -> RunPoint:
+    """The batched grid points (seeds, mask targets, swept values) of a resolved value-agent
+    spec's first phase: what its program's `init_run` takes, vmapped."""
+    targets = functools.partial(resolved.method.targets, value_param_shapes(resolved))
+    return _points(resolved, targets, resolved.grid())
+
+
 def value_runner(resolved: ResolvedSpec):
     """A fresh runner for the grid of a resolved value-agent spec (its first phase), to be
     driven chunk by chunk or step by step (benchmarks, tests)."""
-    targets = functools.partial(resolved.method.targets, value_param_shapes(resolved))
-    return _value_runner(resolved, resolved.method, _points(resolved, targets, resolved.grid()))
+    return _value_runner(resolved, resolved.method, value_points(resolved))
 
 
 def actor_critic_program(

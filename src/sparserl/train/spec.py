@@ -338,6 +338,8 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec
         options.update(_run_method_options(spec))
         options.update(own)
         if spec.sparsities and "sparsity" not in own:
+            # With ER lambdas (the ds-td3 preset's or the user's) a level scales them together
+            # until the network meets it: Sokar et al. 2022 (Sec. 4.2) set the level through them.
             options["sparsity"] = spec.sparsities[0]
         if "total_steps" in fields:
             options.setdefault("total_steps", max(updates[name], 1))
@@ -377,11 +379,11 @@ def _check_split(spec: TrainSpec, networks: dict[str, SparseMethod]) -> None:
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
         raise TrainConfigError(f"actor_fraction must be a number in (0, 1), got {fraction!r}")
     for name, method in networks.items():
-        if not hasattr(method, "sparsity") or getattr(method, "er_lambda", None) is not None:
+        if not hasattr(method, "sparsity"):
             raise TrainConfigError(
                 f"actor_fraction splits one sparsity budget; the {name}'s method "
                 f"{method.name!r} has no sparsity level to set (use static, prune, set, rigl "
-                "or ds without er_lambda)"
+                "or ds)"
             )
     if not spec.sparsities:
         raise TrainConfigError("actor_fraction needs the total sparsity: give sparsities")
