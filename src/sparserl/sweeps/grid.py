@@ -10,9 +10,7 @@ import json
 import math
 from typing import Any
 
-from sparserl.agents import AgentConfigError
-from sparserl.envs import EnvConfigError
-from sparserl.sparsity import METHODS, SparsityConfigError
+from sparserl.sparsity import METHODS
 from sparserl.sweeps.spec import (
     ACTOR_FRACTION,
     MethodEntry,
@@ -22,11 +20,13 @@ from sparserl.sweeps.spec import (
     is_actor_critic,
     method_option_names,
 )
-from sparserl.train.errors import TrainConfigError
 from sparserl.train.run import filesystem_safe, run_id
 from sparserl.train.spec import TrainSpec, resolve
 
-CONFIG_ERRORS = (SparsityConfigError, AgentConfigError, EnvConfigError, TrainConfigError)
+# What resolve raises for a group that cannot run: every config error (Agent-, Env-,
+# Sparsity-, TrainConfigError) is a ValueError, and so is e.g. a parameter-matched width that
+# no width reaches.
+CONFIG_ERRORS = ValueError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -123,7 +123,8 @@ def spec_data(spec: SweepSpec) -> dict[str, Any]:
         }
         for e in spec.methods
     ]
-    return {k: v for k, v in data.items() if v is not None}
+    # None and empty values are the defaults; parse refuses an empty list (sparsities: [])
+    return {k: v for k, v in data.items() if v not in (None, [], {})}
 
 
 def _plain(value: Any) -> Any:
