@@ -337,3 +337,12 @@ def test_graesser_classic_trains_the_updates_its_comment_states(scale, updates):
     resolved = resolve(group)
     assert resolved.agent.config.replay_ratio == 0.25
     assert resolved.total_updates == updates == group.steps // 4 - 124
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_preset_reads_back_from_its_sweep_file(name, scale):
+    """A rerun compares sweep.yaml with the spec: it must parse back to the same spec (an
+    empty sparsities list, as sokar2022-ds-td3's, did not)."""
+    sweep = load_preset(name, scale)
+    assert parse(yaml.safe_load(yaml.safe_dump(spec_data(sweep), sort_keys=False))) == sweep
