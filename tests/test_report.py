@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparserl.report import ReportError, main, write_report
+from sparserl.report import ReportError, figures, main, write_report
 from sparserl.report.groups import finished_groups
-from sparserl.report.scores import final_scores, scheme_for
+from sparserl.report.scores import final_scores, scheme_for, score_table
 from sparserl.report.tables import interval
 from sparserl.results import load
 from sparserl.stats import interval_estimates, normalize, score_matrices
@@ -49,22 +49,29 @@ def _run(
     summary=None,
     match=None,
     distribution=None,
+    agent="dqn",
+    agent_options=None,
+    method_options=None,
+    actor_fraction=None,
 ):
-    """A run directory as `sparserl train --out` writes it: 4000 steps, evaluated every 1000."""
+    """A run directory as `sparserl train --out` writes it: 4000 steps, evaluated every 1000;
+    `agent_options` and `method_options` go into its agent and method configs."""
     run = root / f"{method}_{sparsity}_w{width}_seed{seed}"
     run.mkdir(parents=True)
+    agent_config = {"hidden": [16, 16], "width": width, "gamma": 0.99, "replay_ratio": 0.25}
     config = {
-        "agent": "dqn",
+        "agent": agent,
         "env": env,
         "method": method,
         "seed": seed,
         "sparsity": sparsity,
         "match_sparsity": match,
+        "actor_fraction": actor_fraction,
         "steps": 4000,
         "eval_interval": 1000,
         "preset": "classic_control",
-        "agent_config": {"hidden": [16, 16], "width": width, "gamma": 0.99},
-        "method_config": {"name": method, "distribution": distribution},
+        "agent_config": {**agent_config, **(agent_options or {})},
+        "method_config": {"distribution": distribution, **(method_options or {})},
     }
     (run / "config.json").write_text(json.dumps(config))
     returns = [final * f for f in (0.25, 0.5, 0.75, 1.0)]
@@ -245,3 +252,115 @@ def test_groups_differ_by_distribution_and_width(tmp_path):
 )
 def test_normalisation_scheme_per_environment(env, scheme):
     assert scheme_for(env) == scheme
+
+
+def _figure_text(fig) -> dict[str, list[str]]:
+    """The legend entries, panel titles and x tick labels of a figure."""
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    return {
+        "legend": [t.get_text() for legend in fig.legends for t in legend.get_texts()],
+        "titles": [ax.get_title() for ax in axes],
+        "ticks": [t.get_text() for ax in axes for t in ax.get_xticklabels()],
+    }
+
+
+def test_two_agents_on_one_env_are_two_settings(tmp_path):
+    """Issue 14, item 1: a sweep of [dqn, rainbow] on one env is reported, each agent's
+    sparse runs scored relative to its own dense runs."""
+    for agent, dense, rigl in (("dqn", 100.0, 50.0), ("rainbow", 200.0, 300.0)):
+        for seed in range(2):
+            _run(tmp_path / agent, "HalfCheetah-v5", "dense", None, seed, final=dense, agent=agent)
+            _run(tmp_path / agent, "HalfCheetah-v5", "rigl", 0.9, seed, final=rigl, agent=agent)
+    groups = finished_groups(load(tmp_path).runs)
+    assert sorted(set(groups["group"])) == [
+        "dqn dense",
+        "dqn rigl 0.9",
+        "rainbow dense",
+        "rainbow rigl 0.9",
+    ]
+    assert set(groups["label"]) == {"dense", "rigl"}
+    scores = final_scores(groups).groupby("group")["score"].mean()
+    assert scores.to_dict() == pytest.approx(
+        {"dqn dense": 1.0, "dqn rigl 0.9": 0.5, "rainbow dense": 1.0, "rainbow rigl 0.9": 1.5}
+    )
+    write_report(tmp_path, reps=20)
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "| env | setting | method | sparsity |" in summary
+    assert "| HalfCheetah-v5 | rainbow | rigl | 0.9 | 2 | 300 [300, 300] | 1.5 [1.5, 1.5] |" in (
+        summary
+    )
+    assert not (tmp_path / "report" / "return_by_axis.png").exists()  # agents are no option
+
+
+def test_sparse_runs_without_a_level_sit_at_the_sparsity_reached(tmp_path):
+    """Issue 14, item 3: DS and Static runs with ER lambdas (config sparsity null) are drawn in
+    Fig. 1 at their measured sparsity, rounded to 2 decimals, and named as before."""
+    for seed in range(2):
+        _run(tmp_path, "HalfCheetah-v5", "dense", None, seed, final=100.0 + seed)
+        for method, parameters in (("static", 527), ("ds", 529)):  # 47.3% and 47.1% sparse
+            _run(tmp_path, "HalfCheetah-v5", method, None, seed, parameters=parameters, final=80)
+    groups = finished_groups(load(tmp_path).runs)
+    assert sorted(set(groups["group"])) == ["dense", "ds", "static"]
+    assert groups.groupby("group")["measured_sparsity"].first().to_dict() == pytest.approx(
+        {"dense": np.nan, "ds": 0.47, "static": 0.47}, nan_ok=True
+    )
+    table = score_table(groups, reps=20)
+    text = _figure_text(figures.iqm_by_sparsity(table))
+    assert text["ticks"] == ["0.47"]
+    assert text["legend"] == ["dense", "static", "ds"]  # dense a band, ds and static points
+    write_report(tmp_path, reps=20)
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "| HalfCheetah-v5 | ds | 0.47 (reached) | 2 |" in summary
+
+
+def test_runs_that_differ_in_options_are_groups_named_by_them(tmp_path):
+    """Issue 14, item 4: runs at replay ratio 0.25 and 1 (an agent option), and at two RigL
+    update intervals (a method option) under one directory are separate groups whose names
+    show those options, compared along each in return_by_axis."""
+    finals = {(0.25, "dense"): 100.0, (1, "dense"): 120.0, (0.25, 100): 90.0, (1, 100): 60.0}
+    finals |= {(0.25, 1000): 110.0, (1, 1000): 130.0}
+    for (ratio, kind), final in finals.items():
+        folder = tmp_path / f"rr{ratio}_{kind}"
+        for seed in range(2):
+            options = {"agent_options": {"replay_ratio": ratio}, "final": final}
+            if kind == "dense":
+                _run(folder, "HalfCheetah-v5", "dense", None, seed, **options)
+            else:
+                interval = {"update_interval": kind, "total_steps": 1000 * ratio}
+                _run(
+                    folder, "HalfCheetah-v5", "rigl", 0.9, seed, method_options=interval, **options
+                )
+    groups = finished_groups(load(tmp_path).runs)
+    assert sorted(set(groups["group"])) == [
+        "replay_ratio=0.25 dense",
+        "replay_ratio=0.25 rigl update_interval=100 0.9",
+        "replay_ratio=0.25 rigl update_interval=1000 0.9",
+        "replay_ratio=1 dense",
+        "replay_ratio=1 rigl update_interval=100 0.9",
+        "replay_ratio=1 rigl update_interval=1000 0.9",
+    ]
+    scores = final_scores(groups).groupby("group")["score"].mean()
+    assert scores["replay_ratio=1 rigl update_interval=100 0.9"] == pytest.approx(60 / 120)
+    table = score_table(groups, reps=20)
+    text = _figure_text(figures.return_by_axis(table))
+    assert text["titles"] == ["HalfCheetah-v5", "HalfCheetah-v5"]
+    assert text["ticks"] == ["0.25", "1", "100", "1000"]
+    # each panel joins the groups that differ only in its option
+    assert text["legend"] == [
+        "dense",
+        "rigl update_interval=100 0.9",
+        "rigl update_interval=1000 0.9",
+        "replay_ratio=0.25 rigl 0.9",
+        "replay_ratio=1 rigl 0.9",
+    ]
+    write_report(tmp_path, reps=20)
+    assert (tmp_path / "report" / "return_by_axis.svg").is_file()
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "| HalfCheetah-v5 | replay_ratio=1 | rigl update_interval=100 | 0.9 | 2 |" in summary
+
+
+def test_the_same_run_twice_is_a_clear_error(tmp_path):
+    for copy in ("a", "b"):
+        _run(tmp_path / copy, "CartPole-v1", "rigl", 0.9, 0)
+    with pytest.raises(ReportError, match=r"runs \['a/rigl_0.9_w1.0_seed0', 'b/rigl.*same config"):
+        write_report(tmp_path)

@@ -4,6 +4,7 @@ Resolves specs only; nothing trains."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from sparserl.sweeps import (
     PRESETS,
@@ -18,6 +19,8 @@ from sparserl.sweeps import (
     parse,
     planned_runs,
 )
+from sparserl.sweeps.runner import spec_data
+from sparserl.train.spec import resolve
 
 BASE = {
     "name": "t",
@@ -242,3 +245,114 @@ def test_groups_over_the_run_limit_split_by_sparsity_level():
         expand(spec(seeds=5, max_runs_per_group=3))
     with pytest.raises(SweepSpecError, match="max_runs_per_group: expected a positive integer"):
         spec(max_runs_per_group=0)
+
+
+def test_axes_make_one_group_per_value_named_in_its_id():
+    """Issue 14, item 4: an agent option, a method option and actor_fraction as sweep axes;
+    each applies to the groups that have it (dense has no update_interval, DQN no
+    actor_fraction), each value is its own group with the value in its id."""
+    sweep = spec(
+        agents=["dqn", "sac"],
+        envs=["Pendulum-v1"],
+        methods=["dense", "rigl"],
+        sparsities=[0.9],
+        steps=1_000,
+        axes={"batch_size": [16, 32], "update_interval": [100, 500], "actor_fraction": [0.3]},
+    )
+    ids = [group_id(g) for g in expand(sweep)]
+    assert ids == [
+        "dqn_Pendulum-v1_dense_batch_size-16_width1",
+        "dqn_Pendulum-v1_dense_batch_size-32_width1",
+        "dqn_Pendulum-v1_rigl_update_interval-100_batch_size-16_levels-0.9_width1",
+        "dqn_Pendulum-v1_rigl_update_interval-500_batch_size-16_levels-0.9_width1",
+        "dqn_Pendulum-v1_rigl_update_interval-100_batch_size-32_levels-0.9_width1",
+        "dqn_Pendulum-v1_rigl_update_interval-500_batch_size-32_levels-0.9_width1",
+        "sac_Pendulum-v1_dense_batch_size-16_width1",
+        "sac_Pendulum-v1_dense_batch_size-32_width1",
+    ] + [
+        f"sac_Pendulum-v1_rigl_update_interval-{u}_actor_fraction-0.3_batch_size-{b}"
+        "_levels-0.9_width1"
+        for b in (16, 32)
+        for u in (100, 500)
+    ]
+    rigl = expand(sweep)[-1]
+    assert rigl.agent_options == {"batch_size": 32, "width": 1.0}
+    assert rigl.method_options == {"update_interval": 500}
+    assert rigl.actor_fraction == 0.3
+    dense = expand(sweep)[0]
+    assert dense.method_options == {} and dense.actor_fraction is None
+    # every run has its own directory: group ids differ where run ids repeat
+    runs = planned_runs(expand(sweep))
+    assert len(runs) == 2 * (2 + 4) * 1 and len(set(runs)) == len(runs)
+
+
+def test_axes_resolve_and_survive_the_sweep_file():
+    """An axis spec is checked like any other, and reads back from sweep.yaml as the same
+    sweep (so a rerun resumes the same run directories)."""
+    sweep = spec(axes={"replay_ratio": [0.25, 1], "drop_fraction": [0.1, 0.3]})
+    check(expand(sweep))
+    back = parse(yaml.safe_load(yaml.safe_dump(spec_data(sweep), sort_keys=False)))
+    assert back == sweep
+    assert planned_runs(expand(back)) == planned_runs(expand(sweep))
+    replay = [g.agent_options["replay_ratio"] for g in expand(sweep)]
+    assert replay == [0.25, 1, 0.25, 0.25, 1, 1]  # dense per ratio, rigl per ratio and fraction
+    with pytest.raises(SweepSpecError, match="replay_ratio 0.3 must be an integer or 1/k"):
+        check(expand(spec(axes={"replay_ratio": [0.3]})))
+
+
+@pytest.mark.parametrize(
+    ("axes", "changes", "words"),
+    [
+        ({"replay_ratios": [1]}, {}, ["axes.replay_ratios", "none of the agents", "replay_ratio"]),
+        ({"drop_fraction": [0.1]}, {"methods": ["dense", "static"]}, ["'drop_fraction'"]),
+        ({"actor_fraction": [0.5]}, {}, ["'actor_fraction'", "allowed"]),
+        ({"width": [1, 3]}, {}, ["axes.width", "'widths'"]),
+        ({"sparsity": [0.5]}, {}, ["axes.sparsity", "'sparsities'"]),
+        ({"replay_ratio": []}, {}, ["axes.replay_ratio", "empty"]),
+        ({"replay_ratio": 1}, {}, ["axes.replay_ratio", "list"]),
+        ({"replay_ratio": [1, 1.0]}, {}, ["axes.replay_ratio", "more than once"]),
+        ({"hidden": [[16], [32]]}, {}, ["axes.hidden", "numbers, strings or booleans"]),
+        ({"batch_size": [16]}, {"overrides": {"batch_size": 8}}, ["axes.batch_size", "one place"]),
+        (
+            {"drop_fraction": [0.1]},
+            {"methods": [{"name": "rigl", "drop_fraction": 0.2}]},
+            ["axes.drop_fraction", "one place"],
+        ),
+        ({"learning_rate": [0.1]}, {"sweep": {"learning_rate": [1e-3]}}, ["one place"]),
+        ([1], {}, ["axes", "mapping"]),
+    ],
+)
+def test_bad_axes_name_the_axis_and_the_allowed_values(axes, changes, words):
+    with pytest.raises(SweepSpecError) as error:
+        spec(axes=axes, **changes)
+    for word in words:
+        assert word in str(error.value)
+
+
+@pytest.mark.parametrize(("scale", "updates"), [("smoke", 4_876), ("full", 24_876)])
+def test_graesser_classic_trains_the_updates_its_comment_states(scale, updates):
+    """Issue 14, item 6: sweeps/presets.py says graesser2022-classic trains at replay ratio
+    0.25: (steps / 4 - 124 warm-up iterations of the 500-step min_replay) updates."""
+    group = expand(load_preset("graesser2022-classic", scale))[0]
+    resolved = resolve(group)
+    assert resolved.agent.config.replay_ratio == 0.25
+    assert resolved.total_updates == updates == group.steps // 4 - 124
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_preset_reads_back_from_its_sweep_file(name, scale):
+    """A rerun compares sweep.yaml with the spec: it must parse back to the same spec (an
+    empty sparsities list, as sokar2022-ds-td3's, did not)."""
+    sweep = load_preset(name, scale)
+    assert parse(yaml.safe_load(yaml.safe_dump(spec_data(sweep), sort_keys=False))) == sweep
+
+
+def test_axis_values_are_checked_against_the_declared_ranges():
+    base = {"name": "x", "agents": ["dqn"], "envs": ["CartPole-v1"], "methods": ["rigl"]}
+    with pytest.raises(SweepSpecError, match=r"axes.learning_rate: learning_rate must be .*> 0"):
+        parse({**base, "axes": {"learning_rate": [1e-3, -1e-3]}})
+    with pytest.raises(SweepSpecError, match=r"axes.drop_fraction: drop_fraction must be"):
+        parse({**base, "axes": {"drop_fraction": [0.3, 1.5]}})
+    with pytest.raises(SweepSpecError, match=r"axes.batch_size: batch_size must be an integer"):
+        parse({**base, "axes": {"batch_size": [32, 0.5]}})

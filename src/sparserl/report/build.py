@@ -12,7 +12,7 @@ import pandas as pd
 
 from sparserl.report import figures, html, tables
 from sparserl.report.curves import learning_curves
-from sparserl.report.groups import finished_groups, unfinished
+from sparserl.report.groups import GroupError, finished_groups, unfinished
 from sparserl.report.scores import score_table
 from sparserl.results import load
 from sparserl.stats import DEFAULT_REPS
@@ -21,7 +21,10 @@ FIGURES = {
     "iqm_by_sparsity": (
         "Normalised final score per method at each sparsity (cf. Graesser et al. 2022, Fig. 1): "
         "interquartile mean over seeds (and envs, in 'all envs') with 95% stratified-bootstrap "
-        "CIs. Dense is the black line and band; parameter-matched dense is grey."
+        "CIs. Dense is the black line and band; parameter-matched dense is grey; other groups "
+        "without a sparsity (a wider dense) are dashed bands. Sparse runs with no target "
+        "sparsity (DS/Static with ER lambdas) sit at the sparsity they reached, rounded to 2 "
+        "decimals ('all envs': the mean over envs)."
     ),
     "return_vs_parameters": (
         "Final return against parameter count (cf. Graesser et al. 2022, Fig. 2): IQM over seeds "
@@ -32,20 +35,29 @@ FIGURES = {
         "Evaluation return during training: mean over seeds with a 95% bootstrap CI band; "
         "colour is the method, line style the sparsity."
     ),
+    "return_by_axis": (
+        "Final return against each option that varies between runs (a sweep axis, a swept "
+        "value or the width): IQM over seeds with 95% CIs; a line joins the groups that differ "
+        "only in that option. Drawn only when an option varies."
+    ),
 }
 SCORES_NOTE = (
     "Final return: each run's summary score, the mean return of its last 10% of evaluations "
     "(the papers' protocol). Normalised per env family: "
-    "relative to dense for MuJoCo and MinAtar, min-max (random policy = 0, best return = 1) for "
+    "relative to dense (of the same setting: agent, agent options) for MuJoCo and MinAtar, "
+    "min-max (random policy = 0, best return = 1) for "
     "classic control, human-normalised for Atari. IQM and 95% stratified-bootstrap CIs by "
     "rliable; 'all envs' pools the normalised scores of the groups that ran every env. "
+    "A group is the runs that share every dimension that varies between runs (agent, preset, "
+    "method, distribution, width, options, sparsity); names show only those. "
+    "A sparsity marked 'reached' is the one the runs measured (no target level). "
     "FLOPs: per example for a forward pass (inference) and for training (forward and backward, "
     "RigL's accounting), counting nonzero kernel weights, a multiply-add as 2."
 )
 
 
 class ReportError(ValueError):
-    """A directory with nothing to report: no runs, or no finished run."""
+    """A directory with nothing to report (no runs, no finished run), or with one run twice."""
 
 
 def write_report(
@@ -61,7 +73,10 @@ def write_report(
     runs, evaluations = load(directory)
     if runs.empty:
         raise ReportError(f"no run directories under {directory}")
-    groups = finished_groups(runs)
+    try:
+        groups = finished_groups(runs)
+    except GroupError as error:
+        raise ReportError(str(error)) from None
     if groups.empty:
         counts = ", ".join(f"{n} {s}" for s, n in runs["status"].value_counts().items())
         raise ReportError(f"no finished runs under {directory} to score ({counts})")
@@ -71,7 +86,9 @@ def write_report(
         "iqm_by_sparsity": figures.iqm_by_sparsity(table),
         "return_vs_parameters": figures.return_vs_parameters(table),
         "learning_curves": figures.learning_curves_figure(curves),
+        "return_by_axis": figures.return_by_axis(table),
     }
+    drawn = {name: fig for name, fig in drawn.items() if fig is not None}
     out = Path(out) if out is not None else directory / "report"
     out.mkdir(parents=True, exist_ok=True)  # only once everything is computed
     saved = {name: figures.save(fig, out, name) for name, fig in drawn.items()}

@@ -17,9 +17,9 @@ def learning_curves(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """One row per (env, group, step) that every seed of the group evaluated: env, group, label,
-    sparsity, step, seeds, mean, low, high."""
-    runs = groups[["run_id", "env", "group", "label", "sparsity"]]
+    """One row per (env, group, step) that every seed of the group evaluated: env, group,
+    setting, label, sparsity, step, seeds, mean, low, high."""
+    runs = groups[["run_id", "env", "group", "setting", "label", "sparsity"]]
     curves = evaluations[["run_id", "step", "eval_return"]].merge(runs, on="run_id")
     rng = np.random.default_rng(seed)
     tail = 100 * (1 - confidence) / 2
@@ -36,6 +36,7 @@ def learning_curves(
                 {
                     "env": env,
                     "group": group,
+                    "setting": first["setting"],
                     "label": first["label"],
                     "sparsity": first["sparsity"],
                     "step": returns.columns.to_numpy(),

@@ -1,5 +1,6 @@
 """The report's figures: IQM per sparsity (Graesser et al. Fig. 1), final return against parameter
-count (their Fig. 2) and learning curves, each saved as PNG and SVG."""
+count (their Fig. 2), learning curves and, when options vary, final return against each option;
+each saved as PNG and SVG."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
-from sparserl.report.groups import DENSE, MATCHED  # noqa: E402
+from sparserl.report.groups import (  # noqa: E402
+    AXIS_PREFIX,
+    DENSE,
+    MATCHED,
+    axis_columns,
+    axis_token,
+)
 from sparserl.report.scores import ALL_ENVS, scheme_names  # noqa: E402
 from sparserl.report.style import line_styles, method_colours, method_key  # noqa: E402
 
@@ -35,26 +42,29 @@ def save(fig: Figure, directory: Path, name: str) -> list[Path]:
 
 def iqm_by_sparsity(table: pd.DataFrame) -> Figure:
     """Normalised-score IQM with 95% CIs per method at each sparsity, one panel over all envs
-    (if aggregated) and one per env; dense is a horizontal band, as it has no sparsity."""
-    envs = sorted(set(table["env"]) - {ALL_ENVS})
-    panels = [ALL_ENVS, *envs] if (table["env"] == ALL_ENVS).any() else envs
+    (if aggregated) and one per env, per setting; groups without a sparsity (dense, a wider
+    dense) are horizontal bands, sparse runs without a target level sit at the one reached."""
+    panels = _panel_keys(table)
     colours = method_colours(table["method"])
     fig, axes = _panels(len(panels))
-    for ax, env in zip(axes, panels, strict=False):
-        rows = table[table["env"] == env]
-        levels = sorted(rows["sparsity"].dropna().unique())
-        for _, dense in rows[rows["method"] == DENSE].iterrows():
-            ax.axhline(dense["score_iqm"], color=colours[DENSE], linewidth=1.2, label=DENSE)
-            ax.axhspan(dense["score_low"], dense["score_high"], color=colours[DENSE], alpha=0.1)
-        sparse = [label for label in colours if label != DENSE and (rows["method"] == label).any()]
+    for ax, (env, setting) in zip(axes, panels, strict=False):
+        rows = _panel_rows(table, env, setting)
+        rows = rows.assign(_x=rows["sparsity"].fillna(rows["measured_sparsity"]))
+        levels = sorted(rows["_x"].dropna().unique())
+        for _, line in rows[rows["_x"].isna()].iterrows():
+            colour = colours[line["method"]]
+            style = "-" if line["method"] == DENSE else "--"
+            ax.axhline(line["score_iqm"], color=colour, lw=1.2, ls=style, label=line["method"])
+            ax.axhspan(line["score_low"], line["score_high"], color=colour, alpha=0.1)
+        points = rows.dropna(subset=["_x"])
+        sparse = [label for label in colours if (points["method"] == label).any()]
         for i, label in enumerate(sparse):
-            points = rows[rows["method"] == label].dropna(subset=["sparsity"])
-            points = points.sort_values("sparsity")
-            x = np.searchsorted(levels, points["sparsity"]) + DODGE * (i - (len(sparse) - 1) / 2)
+            own = points[points["method"] == label].sort_values("_x")
+            x = np.searchsorted(levels, own["_x"]) + DODGE * (i - (len(sparse) - 1) / 2)
             ax.errorbar(
                 x,
-                points["score_iqm"],
-                yerr=_error(points, "score"),
+                own["score_iqm"],
+                yerr=_error(own, "score"),
                 color=colours[label],
                 marker="s" if label == MATCHED else "o",
                 linestyle=":" if label == MATCHED else "-",
@@ -65,20 +75,21 @@ def iqm_by_sparsity(table: pd.DataFrame) -> Figure:
         ax.set_xlim(-0.5, max(len(levels), 1) - 0.5)
         ax.set_xlabel("sparsity (fraction of weights removed)")
         ax.set_ylabel("normalised score: IQM, 95% CI")
-        ax.set_title(f"{env}\n({scheme_names(rows['scheme'].iloc[0])})", fontsize=10)
+        ax.set_title(_title(env, setting, scheme_names(rows["scheme"].iloc[0])), fontsize=10)
     _legend(fig, axes)
     return fig
 
 
 def return_vs_parameters(table: pd.DataFrame) -> Figure:
-    """Final return (IQM, 95% CI) against parameter count per method and env, each point marked
-    with its sparsity; dense is a star with a dashed line, matched dense grey squares."""
+    """Final return (IQM, 95% CI) against parameter count per method, env and setting, each
+    point marked with its sparsity; dense is a star with a dashed line, matched dense grey
+    squares."""
     rows = table[table["env"] != ALL_ENVS]
-    envs = sorted(rows["env"].unique())
+    panels = _panel_keys(rows)
     colours = method_colours(rows["method"])
-    fig, axes = _panels(len(envs))
-    for ax, env in zip(axes, envs, strict=False):
-        env_rows = rows[rows["env"] == env]
+    fig, axes = _panels(len(panels))
+    for ax, (env, setting) in zip(axes, panels, strict=False):
+        env_rows = _panel_rows(rows, env, setting)
         for label, colour in colours.items():
             points = env_rows[env_rows["method"] == label].sort_values("parameters")
             if points.empty:
@@ -98,9 +109,14 @@ def return_vs_parameters(table: pd.DataFrame) -> Figure:
                 ax.axhline(points["return_iqm"].iloc[0], color=colour, linestyle="--", lw=0.8)
             if label == MATCHED:  # it sits beside the sparse point it matches: no second label
                 continue
-            for _, point in points.dropna(subset=["sparsity"]).iterrows():
+            for _, point in points.iterrows():
+                level = point["sparsity"]
+                if pd.isna(level):
+                    level = point["measured_sparsity"]
+                if pd.isna(level):
+                    continue
                 ax.annotate(
-                    f"{point['sparsity']:g}",
+                    f"{level:g}",
                     (point["parameters"], point["return_iqm"]),
                     textcoords="offset points",
                     xytext=(4, 4),
@@ -113,20 +129,20 @@ def return_vs_parameters(table: pd.DataFrame) -> Figure:
         ax.tick_params(axis="x", which="both", labelsize=8)
         ax.set_xlabel("parameters (count, log scale)")
         ax.set_ylabel("final return: IQM over seeds, 95% CI")
-        ax.set_title(env, fontsize=10)
+        ax.set_title(_title(env, setting), fontsize=10)
     _legend(fig, axes)
     return fig
 
 
 def learning_curves_figure(curves: pd.DataFrame) -> Figure:
-    """Evaluation return against env steps, one panel per env: colour per method, line style
-    per sparsity, the mean over seeds with its 95% bootstrap CI shaded."""
-    envs = sorted(curves["env"].unique())
+    """Evaluation return against env steps, one panel per env and setting: colour per
+    method, line style per sparsity, the mean over seeds with its 95% bootstrap CI shaded."""
+    panels = _panel_keys(curves)
     colours = method_colours(curves["label"])
     styles = line_styles(curves["sparsity"])
-    fig, axes = _panels(len(envs))
-    for ax, env in zip(axes, envs, strict=False):
-        rows = curves[curves["env"] == env]
+    fig, axes = _panels(len(panels))
+    for ax, (env, setting) in zip(axes, panels, strict=False):
+        rows = _panel_rows(curves, env, setting)
         for group, curve in sorted(rows.groupby("group"), key=lambda item: _order(item[1])):
             first = curve.iloc[0]
             colour = colours[first["label"]]
@@ -137,9 +153,80 @@ def learning_curves_figure(curves: pd.DataFrame) -> Figure:
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation return: mean, 95% CI")
+        ax.set_title(_title(env, setting), fontsize=10)
+    _legend(fig, axes)
+    return fig
+
+
+def return_by_axis(table: pd.DataFrame) -> Figure | None:
+    """Final return (IQM, 95% CI) against the value of each varying option or width (cf.
+    Obando-Ceron et al. 2024, Fig. 1 and 5), one panel per option and env; a line joins the
+    groups that differ only in that option. None when nothing varies."""
+    rows = table[table["env"] != ALL_ENVS]
+    panels = [
+        (column, env)
+        for column in axis_columns(rows)
+        for env in sorted(rows["env"].unique())
+        if rows.loc[rows["env"] == env, column].notna().any()
+    ]
+    if not panels:
+        return None
+    fig, axes = _panels(len(panels))
+    styles = line_styles(rows["sparsity"])
+    for ax, (column, env) in zip(axes, panels, strict=False):
+        points = rows[(rows["env"] == env) & rows[column].notna()]
+        tokens = [axis_token(column, value) for value in points[column]]
+        points = points.assign(
+            _series=[_without(group, t) for group, t in zip(points["group"], tokens, strict=True)],
+            _colour=[_without(m, t) for m, t in zip(points["method"], tokens, strict=True)],
+        )
+        values = sorted(points[column].unique(), key=lambda v: (str(type(v)), v))
+        colours = method_colours(points["_colour"])
+        for series, line in points.groupby("_series", sort=True):
+            line = line.assign(_x=[values.index(v) for v in line[column]]).sort_values("_x")
+            first = line.iloc[0]
+            ax.errorbar(
+                line["_x"],
+                line["return_iqm"],
+                yerr=_error(line, "return"),
+                color=colours[first["_colour"]],
+                linestyle=styles.get(first["sparsity"], "-"),
+                marker="o",
+                capsize=3,
+                label=series,
+            )
+        ax.set_xticks(range(len(values)), [_tick(v) for v in values])
+        ax.set_xlim(-0.5, len(values) - 0.5)
+        ax.set_xlabel(column.removeprefix(AXIS_PREFIX))
+        ax.set_ylabel("final return: IQM over seeds, 95% CI")
         ax.set_title(env, fontsize=10)
     _legend(fig, axes)
     return fig
+
+
+def _without(name: str, token: str) -> str:
+    """A group name or label without one of its space-separated tokens."""
+    return " ".join(part for part in name.split(" ") if part != token) if token else name
+
+
+def _tick(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _panel_keys(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(env, setting) of every panel: all envs first, then each env; settings in order."""
+    keys = sorted(set(zip(table["env"], table["setting"], strict=True)))
+    return sorted(keys, key=lambda key: (key[0] != ALL_ENVS, key))
+
+
+def _panel_rows(table: pd.DataFrame, env: str, setting: str) -> pd.DataFrame:
+    return table[(table["env"] == env) & (table["setting"] == setting)]
+
+
+def _title(env: str, setting: str, note: str = "") -> str:
+    """The panel title: env, then its setting and a note (the normalisation) if any."""
+    lines = [env, setting, f"({note})" if note else ""]
+    return "\n".join(line for line in lines if line)
 
 
 def _order(rows: pd.DataFrame) -> tuple:

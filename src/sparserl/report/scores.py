@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from sparserl.envs import ENVS
+from sparserl.report.groups import MEASURED_DECIMALS, axis_columns
 from sparserl.stats import DEFAULT_REPS, atari_game, interval_estimates, normalize, score_matrices
 
 ALL_ENVS = "all envs"
@@ -20,6 +21,8 @@ SCHEME_NAMES = {
     "none": "raw return",
 }
 COST_COLUMNS = ("parameters", "inference_flops", "training_flops_per_example")
+# What names a group besides its scores, copied into each of its table rows.
+GROUP_COLUMNS = ("setting", "method", "sparsity", "measured_sparsity")
 
 
 def scheme_names(schemes: str) -> str:
@@ -41,10 +44,13 @@ def scheme_for(env: str) -> str:
 
 
 def final_scores(groups: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished run: env, group, method (its label), sparsity, seed, `return` (final
-    return), `score` (normalised by its env's scheme) and `scheme`. An env whose scheme cannot
-    apply (e.g. no dense runs to divide by) keeps raw returns, with scheme 'none'."""
-    table = groups[["env", "group", "label", "sparsity", "seed", "final_return"]].rename(
+    """One row per finished run: env, group, setting, method (its label), sparsity,
+    measured_sparsity, the axis columns, seed, `return` (final return), `score` (normalised by
+    its env's scheme, relative to dense within each setting) and `scheme`. An env whose scheme
+    cannot apply (e.g. a setting with no dense runs to divide by) keeps raw returns, with
+    scheme 'none'."""
+    columns = ["env", "group", "setting", "label", "sparsity", "measured_sparsity", "seed"]
+    table = groups[[*columns, *axis_columns(groups), "final_return"]].rename(
         columns={"label": "method", "final_return": "score"}
     )
     table["return"] = table["score"]
@@ -52,7 +58,7 @@ def final_scores(groups: pd.DataFrame) -> pd.DataFrame:
     for env, rows in table.groupby("env", sort=True):
         scheme = scheme_for(env)
         try:
-            part = normalize(rows, scheme)
+            part = pd.concat([normalize(r, scheme) for _, r in rows.groupby("setting")])
         except ValueError:
             scheme, part = "none", rows.copy()
         part["scheme"] = scheme
@@ -65,6 +71,7 @@ def score_table(groups: pd.DataFrame, *, reps: int = DEFAULT_REPS, seed: int = 0
     equal seeds): seeds, costs, and IQM with low/high CI of the return and normalised score."""
     scores = final_scores(groups)
     costs = groups.groupby(["env", "group"])[list(COST_COLUMNS)].median()
+    named = [*GROUP_COLUMNS, *axis_columns(scores)]
     rows = []
     for env, env_scores in scores.groupby("env", sort=True):
         normalised = _iqm(score_matrices(env_scores, "group"), reps=reps, seed=seed)
@@ -79,8 +86,7 @@ def score_table(groups: pd.DataFrame, *, reps: int = DEFAULT_REPS, seed: int = 0
                 {
                     "env": env,
                     "group": group,
-                    "method": first["method"],
-                    "sparsity": first["sparsity"],
+                    **first[named].to_dict(),
                     "seeds": len(group_rows),
                     "scheme": first["scheme"],
                     **costs.loc[(env, group)].to_dict(),
@@ -88,7 +94,7 @@ def score_table(groups: pd.DataFrame, *, reps: int = DEFAULT_REPS, seed: int = 0
                     **_prefixed("score", normalised.loc[group]),
                 }
             )
-    rows += _aggregate_rows(scores, reps=reps, seed=seed)
+    rows += _aggregate_rows(scores, named, reps=reps, seed=seed)
     return pd.DataFrame(rows)
 
 
@@ -107,8 +113,9 @@ def aggregate_matrices(scores: pd.DataFrame) -> dict[str, np.ndarray]:
     return matrices
 
 
-def _aggregate_rows(scores: pd.DataFrame, *, reps: int, seed: int) -> list[dict]:
-    """Rows over all envs, when there are several envs and a group that ran all of them."""
+def _aggregate_rows(scores: pd.DataFrame, named: list[str], *, reps: int, seed: int) -> list[dict]:
+    """Rows over all envs, when there are several envs and a group that ran all of them; a
+    measured sparsity is the mean of the envs' (each env has its own ER lambdas)."""
     if scores["env"].nunique() < 2:
         return []
     matrices = aggregate_matrices(scores)
@@ -118,13 +125,16 @@ def _aggregate_rows(scores: pd.DataFrame, *, reps: int, seed: int) -> list[dict]
     schemes = "; ".join(sorted(set(scores["scheme"])))
     rows = []
     for group, matrix in matrices.items():
-        first = scores[scores["group"] == group].iloc[0]
+        group_rows = scores[scores["group"] == group]
+        first = group_rows.iloc[0]
         rows.append(
             {
                 "env": ALL_ENVS,
                 "group": group,
-                "method": first["method"],
-                "sparsity": first["sparsity"],
+                **first[named].to_dict(),
+                "measured_sparsity": round(
+                    group_rows["measured_sparsity"].mean(), MEASURED_DECIMALS
+                ),
                 "seeds": matrix.shape[0],
                 "scheme": schemes,
                 **_prefixed("score", estimates.loc[group]),

@@ -37,18 +37,19 @@ def number(value: float) -> str:
 
 
 def score_cells(table: pd.DataFrame) -> pd.DataFrame:
-    """The score table as strings under SCORE_HEADERS: per env, then over all envs, methods in
-    their fixed order and rising sparsity."""
+    """The score table as strings under SCORE_HEADERS (with a 'setting' column after env when
+    settings differ): per env, then over all envs, settings in order, methods in their fixed
+    order and rising sparsity."""
     order = table.assign(
         _env=table["env"] == ALL_ENVS,
         _method=table["method"].map(method_key),
         _sparsity=table["sparsity"].fillna(-1.0),
-    ).sort_values(["_env", "env", "_method", "_sparsity"])
+    ).sort_values(["_env", "env", "setting", "_method", "_sparsity"])
     rows = [
         (
             row["env"],
             row["method"],
-            "" if pd.isna(row["sparsity"]) else f"{row['sparsity']:g}",
+            _sparsity(row["sparsity"], row["measured_sparsity"]),
             str(row["seeds"]),
             interval(row.get("return_iqm"), row.get("return_low"), row.get("return_high")),
             interval(row["score_iqm"], row["score_low"], row["score_high"]),
@@ -59,7 +60,17 @@ def score_cells(table: pd.DataFrame) -> pd.DataFrame:
         )
         for _, row in order.iterrows()
     ]
-    return pd.DataFrame(rows, columns=list(SCORE_HEADERS))
+    cells = pd.DataFrame(rows, columns=list(SCORE_HEADERS))
+    if (table["setting"] != "").any():
+        cells.insert(1, "setting", order["setting"].to_numpy())
+    return cells
+
+
+def _sparsity(target: float, measured: float) -> str:
+    """'0.9' for a target level, '0.47 (reached)' for a sparse group without one, else ''."""
+    if not pd.isna(target):
+        return f"{target:g}"
+    return "" if pd.isna(measured) else f"{measured:g} (reached)"
 
 
 def problem_cells(problems: pd.DataFrame) -> pd.DataFrame:

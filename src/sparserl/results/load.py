@@ -12,7 +12,8 @@ from sparserl.results.discover import find_runs
 from sparserl.results.files import AGENT_NUMBERS
 from sparserl.results.run_dir import RunRecord, RunStatus, inspect_run
 
-# match_sparsity: set for a parameter-matched dense run (the sparsity it is sized for)
+# match_sparsity: set for a parameter-matched dense run (the sparsity it is sized for);
+# actor_fraction: the actor's share of an actor-critic weight budget, if split
 CONFIG_COLUMNS = (
     "agent",
     "env",
@@ -23,7 +24,11 @@ CONFIG_COLUMNS = (
     "steps",
     "eval_interval",
     "preset",
+    "actor_fraction",
 )
+# The resolved agent and method configs as dicts, for what varies between runs beyond the
+# columns above (sweep axes, swept values).
+CONFIG_OBJECTS = ("agent_config", "method_config")
 # column: summary.json field; the config's sparsity is the target, the summary's the one reached
 SUMMARY_COLUMNS = {
     "final_return": "final_return",
@@ -39,6 +44,7 @@ RUN_COLUMNS = (
     ("run_id", "path", "status", "reason")
     + CONFIG_COLUMNS
     + ("distribution",)
+    + CONFIG_OBJECTS
     + AGENT_NUMBERS
     + ("evaluations", *SUMMARY_COLUMNS)
 )
@@ -47,6 +53,7 @@ INTEGERS = ("seed", "steps", "eval_interval", "evaluations", "parameters", "dens
 FLOATS = (
     "sparsity",
     "match_sparsity",
+    "actor_fraction",
     *AGENT_NUMBERS,
     "final_return",
     "final_sparsity",
@@ -98,11 +105,23 @@ def _run_row(run_id: str, record: RunRecord) -> dict[str, Any]:
         "status": record.status.value,
         "reason": record.reason,
         **{key: config.get(key) for key in CONFIG_COLUMNS},
+        "actor_fraction": _number(config.get("actor_fraction")),  # files does not check it
         "distribution": _distribution(config.get("method_config")),
+        **{key: _object(config.get(key)) for key in CONFIG_OBJECTS},
         **{key: agent.get(key) for key in AGENT_NUMBERS},
         "evaluations": 0 if record.metrics is None else len(record.metrics),
         **{column: summary.get(key) for column, key in SUMMARY_COLUMNS.items()},
     }
+
+
+def _number(value: Any) -> float | None:
+    """`value` if it is a number, else None."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """A config object as read, or None if it is missing or not an object."""
+    return value if isinstance(value, dict) else None
 
 
 def _distribution(method_config: Any) -> str | None:

@@ -1,5 +1,5 @@
-"""Expand a sweep into groups, one TrainSpec per compiled program (agent, env, method, shapes),
-and check every group before the first one runs."""
+"""Expand a sweep into groups, one TrainSpec per compiled program (agent, env, method, shapes,
+sweep-axis values), and check every group before the first one runs."""
 
 from __future__ import annotations
 
@@ -10,16 +10,31 @@ import json
 import math
 from typing import Any
 
-from sparserl.agents import AgentConfigError
-from sparserl.envs import EnvConfigError
-from sparserl.sparsity import SparsityConfigError
 from sparserl.sparsity.methods import option_names
-from sparserl.sweeps.spec import MethodEntry, SweepSpec, SweepSpecError
-from sparserl.train.errors import TrainConfigError
+from sparserl.sweeps.spec import (
+    ACTOR_FRACTION,
+    MethodEntry,
+    SweepSpec,
+    SweepSpecError,
+    agent_option_names,
+    is_actor_critic,
+    method_option_names,
+)
 from sparserl.train.run import filesystem_safe, run_id
 from sparserl.train.spec import TrainSpec, resolve
 
-CONFIG_ERRORS = (SparsityConfigError, AgentConfigError, EnvConfigError, TrainConfigError)
+# What resolve raises for a group that cannot run: every config error (Agent-, Env-,
+# Sparsity-, TrainConfigError) is a ValueError, and so is e.g. a parameter-matched width that
+# no width reaches.
+CONFIG_ERRORS = ValueError
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupSpec(TrainSpec):
+    """A group of a sweep: its TrainSpec plus the sweep-axis values it was given (its id names
+    them)."""
+
+    axes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _method_options(spec: SweepSpec, entry: MethodEntry) -> dict[str, Any]:
@@ -31,10 +46,23 @@ def _method_options(spec: SweepSpec, entry: MethodEntry) -> dict[str, Any]:
     return {**shared, **entry.options}
 
 
-def expand(spec: SweepSpec) -> list[TrainSpec]:
-    """One TrainSpec per (agent, env, method entry, width), or per (agent, env, level) for the
-    matched dense entry; sparsity levels, swept values and seeds stay inside each group, except
-    that a group of more than `max_runs_per_group` runs is split by sparsity level."""
+def _axis_values(spec: SweepSpec, agent: str, entry: MethodEntry) -> list[dict[str, Any]]:
+    """The axis values of each group of (agent, method entry): every combination of the axes
+    that apply to them (agent options it has, options of its sparse method, actor_fraction of
+    an actor-critic agent's sparse groups), each once."""
+    applies = set(agent_option_names(agent)) | set(method_option_names(entry))
+    if is_actor_critic(agent) and method_option_names(entry):
+        applies.add(ACTOR_FRACTION)
+    names = [name for name in spec.axes if name in applies]
+    combos = itertools.product(*(spec.axes[name] for name in names))
+    return [dict(zip(names, combo, strict=True)) for combo in combos]
+
+
+def expand(spec: SweepSpec) -> list[GroupSpec]:
+    """One group per (agent, env, method entry, axis values, width), or per (agent, env, axis
+    values, level) for the matched dense entry; sparsity levels, swept values and seeds stay
+    inside each group, except that a group of more than `max_runs_per_group` runs is split by
+    sparsity level."""
     groups = []
     limit = spec.max_runs_per_group
     per_level = spec.seeds * math.prod(len(values) for values in spec.sweep.values())
@@ -44,30 +72,49 @@ def expand(spec: SweepSpec) -> list[TrainSpec]:
             f"seeds x swept values = {per_level}); raise it or use fewer seeds"
         )
     for agent, env, entry in itertools.product(spec.agents, spec.envs, spec.methods):
-        base = TrainSpec(
-            agent=agent,
-            env=env,
-            method=entry.name,
-            seeds=spec.seeds,
-            steps=spec.steps_for(agent, env),
-            eval_interval=spec.eval_interval,
-            eval_episodes=spec.eval_episodes,
-            preset=spec.preset,
-            agent_options=spec.overrides_for(agent),
-            method_options=_method_options(spec, entry),
-            sweep=dict(spec.sweep),
-        )
-        if entry.match_sparsity:
-            groups += [dataclasses.replace(base, match_sparsity=s) for s in spec.sparsities]
-            continue
-        levels = () if entry.name == "dense" else spec.sparsities
-        parts = [levels]
-        if levels and limit is not None:
-            step = limit // per_level
-            parts = [levels[i : i + step] for i in range(0, len(levels), step)]
-        for width, part in itertools.product(spec.widths, parts):
-            options = {**base.agent_options, "width": width}
-            groups.append(dataclasses.replace(base, sparsities=part, agent_options=options))
+        for axes in _axis_values(spec, agent, entry):
+            groups += _groups(spec, agent, env, entry, axes, per_level)
+    return groups
+
+
+def _groups(
+    spec: SweepSpec,
+    agent: str,
+    env: str,
+    entry: MethodEntry,
+    axes: dict[str, Any],
+    per_level: int,
+) -> list[GroupSpec]:
+    """The groups of one (agent, env, method entry) at one set of axis values."""
+    agent_axes = {k: v for k, v in axes.items() if k in agent_option_names(agent)}
+    method_axes = {k: v for k, v in axes.items() if k in method_option_names(entry)}
+    base = GroupSpec(
+        agent=agent,
+        env=env,
+        method=entry.name,
+        seeds=spec.seeds,
+        steps=spec.steps_for(agent, env),
+        eval_interval=spec.eval_interval,
+        eval_episodes=spec.eval_episodes,
+        preset=spec.preset,
+        agent_options={**spec.overrides_for(agent), **agent_axes},
+        method_options={**_method_options(spec, entry), **method_axes},
+        sweep=dict(spec.sweep),
+        actor_fraction=axes.get(ACTOR_FRACTION),
+        axes=axes,
+    )
+    if entry.match_sparsity:
+        return [dataclasses.replace(base, match_sparsity=s) for s in spec.sparsities]
+    levels = () if entry.name == "dense" else spec.sparsities
+    parts = [levels]
+    limit = spec.max_runs_per_group
+    if levels and limit is not None:
+        step = limit // per_level
+        parts = [levels[i : i + step] for i in range(0, len(levels), step)]
+    groups = []
+    for width, part in itertools.product(spec.widths, parts):
+        options = {**base.agent_options, "width": width}
+        groups.append(dataclasses.replace(base, sparsities=part, agent_options=options))
     return groups
 
 
@@ -80,10 +127,12 @@ def _label(key: str, value: Any) -> str:
 
 
 def group_id(spec: TrainSpec) -> str:
-    """A stable, filesystem-safe name for a group: agent, env, method and its options, width
-    or matched level, preset."""
+    """A stable, filesystem-safe name for a group: agent, env, method and its options, the
+    other sweep-axis values (agent options, actor_fraction), width or matched level, preset."""
     parts = [spec.agent, spec.env, spec.method or "preset-method"]
     parts += [_label(k, v) for k, v in sorted(spec.method_options.items())]
+    axes = getattr(spec, "axes", {})  # a TrainSpec made outside a sweep has none
+    parts += [_label(k, v) for k, v in sorted(axes.items()) if k not in spec.method_options]
     if spec.sparsities:  # the levels inside (a split sweep has several groups per method)
         parts.append("levels-" + "+".join(f"{s:g}" for s in spec.sparsities))
     if spec.match_sparsity is not None:

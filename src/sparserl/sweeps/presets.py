@@ -49,9 +49,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "eval_interval": 1_000,
             "eval_episodes": 5,
         },
-        # At least 10 seeds ("Experimental setup"). 100k env steps at one update per step,
-        # evaluating 20 episodes every 2000 steps: the paper's code (google-research/rigl,
-        # rigl/rl/tfagents/configs/dqn_gym_dense_config.gin).
+        # At least 10 seeds ("Experimental setup"). 100k env steps, evaluating 20 episodes
+        # every 2000 steps: the paper's code (google-research/rigl,
+        # rigl/rl/tfagents/configs/dqn_gym_dense_config.gin). Updates: the classic-control DQN
+        # preset's replay ratio 0.25 (one update every 4 env steps), so 24,876 updates after
+        # its 500-step warm-up (the smoke scale: 4,876); the paper's code trains one update per
+        # env step ("Environment:train steps ratio is 1:1"), with its own target period and
+        # learning rate, not adopted here.
         "full": {
             "name": "graesser2022-classic",
             "agents": ["dqn"],

@@ -137,8 +137,8 @@ def spec_data(spec: SweepSpec) -> dict[str, Any]:
         }
         for e in spec.methods
     ]
-    # an empty list is a default (sparsities: each method's own level) that `parse` refuses
-    return {k: v for k, v in data.items() if v is not None and v != []}
+    # None and empty values are the defaults; parse refuses an empty list (sparsities: [])
+    return {k: v for k, v in data.items() if v not in (None, [], {})}
 
 
 def _plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from sparserl.agents import AGENTS, SWEEPABLE, AgentConfigError, agent_config
+from sparserl.agents import ACTOR_CRITIC, AGENTS, SWEEPABLE, AgentConfigError, agent_config
 from sparserl.envs import ENVS
 from sparserl.sparsity import METHODS, SparsityConfigError
 from sparserl.sparsity.methods import check_option, option_names
@@ -34,6 +34,8 @@ KEYS: dict[str, str] = {
     "method_options": "a mapping of method options (for every sparse method that has them)",
     "sweep": f"a mapping from {list(SWEEPABLE)} to non-empty lists of numbers",
     "max_runs_per_group": "a positive integer: the most runs one program holds (device memory)",
+    "axes": "a mapping from agent options, sparse-method options or 'actor_fraction' to non-empty "
+    "lists of values: one group (its own program) per value",
 }
 REQUIRED = ("name", "agents", "envs", "methods")
 # Set by the grid or by `resolve`, never by a method entry.
@@ -77,6 +79,8 @@ class SweepSpec:
     sweep: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
     # Groups with more runs are split by sparsity level (e.g. Atari: 7 GB of replay per run).
     max_runs_per_group: int | None = None
+    # Sweep axes: option -> values, one group per value (unlike `sweep`, which vmaps them).
+    axes: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
 
     def steps_for(self, agent: str, env: str) -> int:
         """Env steps of `agent` on `env`: the env's entry, else the agent's, else the default."""
@@ -318,7 +322,7 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
         raise _fail("preset", preset, KEYS["preset"])
     overrides = _overrides(data.get("overrides", {}), agents)
     _agent_configs(agents, envs, preset, overrides)
-    return SweepSpec(
+    spec = SweepSpec(
         name=data["name"],
         agents=agents,
         envs=envs,
@@ -335,6 +339,81 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
         sweep=_sweep(data.get("sweep", {}), agents),
         max_runs_per_group=_optional_positive_int(data, "max_runs_per_group"),
     )
+    return dataclasses.replace(spec, axes=_axes(data.get("axes", {}), spec))
+
+
+# ---- sweep axes ----------------------------------------------------------------------------
+# Set by other keys of the spec, never by an axis.
+_NOT_AXES = {"width": "widths", "sparsity": "sparsities", "seed": "seeds", "total_steps": "steps"}
+ACTOR_FRACTION = "actor_fraction"
+
+
+def is_actor_critic(agent: str) -> bool:
+    """Whether `agent` has an actor and a critic (and so an actor_fraction)."""
+    return issubclass(AGENTS[agent][0], ACTOR_CRITIC)
+
+
+def agent_option_names(agent: str) -> list[str]:
+    """The options of `agent`'s config."""
+    return [f.name for f in dataclasses.fields(AGENTS[agent][1])]
+
+
+def method_option_names(entry: MethodEntry) -> list[str]:
+    """The options an axis can set on a method entry: none for dense and matched dense."""
+    return [] if entry.name == "dense" else _method_fields(entry.name)
+
+
+def _axes(value: Any, spec: SweepSpec) -> dict[str, tuple[Any, ...]]:
+    """Each axis: an option of some agent or sparse method of the sweep (or actor_fraction for
+    actor-critic agents) set nowhere else in the spec, with a non-empty list of distinct
+    numbers, strings or booleans."""
+    axes = _mapping("axes", value, KEYS["axes"])
+    agent_options = {o for a in spec.agents for o in agent_option_names(a)} - set(_NOT_AXES)
+    method_options = {o for e in spec.methods for o in method_option_names(e)}
+    fraction = [ACTOR_FRACTION] if any(is_actor_critic(a) for a in spec.agents) else []
+    allowed = sorted(agent_options | method_options) + fraction
+    own = [spec.overrides, spec.method_options, spec.sweep]
+    own += [spec.overrides.get(a, {}) for a in spec.agents] + [e.options for e in spec.methods]
+    for name, values in axes.items():
+        key = f"axes.{name}"
+        if name in _NOT_AXES:
+            raise SweepSpecError(f"{key}: give it with '{_NOT_AXES[name]}', not as an axis")
+        if name not in allowed:
+            raise SweepSpecError(
+                f"{key}: {name!r} is an option of none of the agents {list(spec.agents)} or "
+                f"sparse methods of this sweep; allowed: {allowed}"
+            )
+        if any(name in options for options in own):
+            raise SweepSpecError(
+                f"{key}: {name!r} is also set in overrides, method_options, sweep or a method "
+                "entry; give it in one place"
+            )
+        expected = "a non-empty list of numbers, strings or booleans"
+        for item in _list(key, values, expected):
+            if not isinstance(item, (int, float, str)):
+                raise _fail(key, item, expected)
+            _check_axis_value(key, name, item, spec)
+        _no_duplicates(key, list(values))
+        axes[name] = tuple(values)
+    return axes
+
+
+def _check_axis_value(key: str, name: str, value: Any, spec: SweepSpec) -> None:
+    """`value` must fit option `name` as each agent and sparse method of the sweep that has it
+    declares it (type and range); actor_fraction must lie in (0, 1)."""
+    if name == ACTOR_FRACTION:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise _fail(key, value, "a number in (0, 1)")
+        return
+    try:
+        for agent in spec.agents:
+            if name in agent_option_names(agent):
+                check_value(AGENTS[agent][1], name, value, ValueError)
+        for entry in spec.methods:
+            if name in method_option_names(entry):
+                check_option(entry.name, name, value)
+    except ValueError as error:
+        raise SweepSpecError(f"{key}: {error}") from None
 
 
 def _optional_positive_int(data: Mapping[str, Any], key: str) -> int | None:
