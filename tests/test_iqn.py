@@ -380,11 +380,13 @@ def test_sparse_training_keeps_exact_mask_counts():
     params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
     expected = sp.mask_counts(resolved.method.targets(params, 0.9))
     # ERK over 4x16, 16x16, 64x16, 16x2 (1376 weights) at 90%: density ε (n_in + n_out) /
-    # (n_in n_out), so ε (20 + 32 + 80 + 18) = 137.6 and the counts are 18, 29, 73, 17
+    # (n_in n_out); the layers' budgets (size - floor(0.9 size), RigL's rule) are 7 + 26 +
+    # 103 + 4 = 140 = ε (20 + 32 + 80 + 18), so 18.67, 29.87, 74.67, 16.8 are kept: zeros
+    # floor(45.33), floor(226.13), floor(949.33), floor(15.2) leave 19, 30, 75, 17
     assert expected == {
-        "encoder/dense_0": 18,
-        "encoder/dense_1": 29,
-        "cosine_embedding": 73,
+        "encoder/dense_0": 19,
+        "encoder/dense_1": 30,
+        "cosine_embedding": 75,
         "head": 17,
     }
     (row,) = result.metrics  # after 85 updates, with a RigL topology update every 20
