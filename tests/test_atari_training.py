@@ -89,8 +89,9 @@ def test_bad_environment_options_and_augmentation_are_refused():
         resolve(TrainSpec("dqn", "CartPole-v1", env_options={"max_episode_steps": 9}))
     with pytest.raises(TrainConfigError, match=r"data_augmentation.*shape \(4,\)"):
         resolve(TrainSpec("dqn", "CartPole-v1", agent_options={"data_augmentation": True}))
-    with pytest.raises(TrainConfigError, match="replay_capacity 12 must be at least"):
-        resolve(TrainSpec("rainbow", PONG, preset="der", agent_options={"replay_capacity": 12}))
+    small = {"replay_capacity": 12, "batch_size": 2, "min_replay": 12}  # holds batch and warm-up
+    with pytest.raises(TrainConfigError, match=r"replay_capacity 12 must be at least n_step \+ 4"):
+        resolve(TrainSpec("rainbow", PONG, preset="der", agent_options=small))
 
 
 SMOKE = [
