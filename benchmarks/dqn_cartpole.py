@@ -42,7 +42,7 @@ the harness's table prints all of them with speed ratios to SB3.
     .venv/bin/python benchmarks/dqn_cartpole.py --tiny     # seconds: the fast tests' check
 
 `--tiny` needs no peer harness: one built-in workload (W1's settings at 300 steps, 2 seeds,
-MLP 2x32), ours only, nothing written.
+MLP 2x32), ours only, dense only (RigL takes the same path), nothing written.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ from sparserl.versions import versions
 PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))
 QUICK = {"BENCH_W1_STEPS": "5000", "BENCH_W2_STEPS": "5000", "BENCH_W2_SEEDS": "2"}
 METHODS = {"dense": ("dense", ()), "rigl 90%": ("rigl", (0.9,))}
+TINY_METHODS = ("dense",)
 # --tiny: the harness's W1 keys, scaled down to seconds (no peers needed).
 TINY = {
     "env_id": "CartPole-v1",
@@ -278,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for workload, cfg in workloads.items():
         seeds = cfg.get("num_seeds", 1)
-        for variant, (method, sparsities) in METHODS.items():
+        for variant in TINY_METHODS if args.tiny else METHODS:
+            method, sparsities = METHODS[variant]
             print(f"sparserl {workload} {variant}, {seeds} seed(s) ...", flush=True)
             spec = train_spec(cfg, method, sparsities, seeds)
             results.append(measure(variant, workload, spec))

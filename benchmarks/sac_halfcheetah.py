@@ -11,7 +11,7 @@ evaluation. For sparserl a first runner compiles every call; a second, fresh run
 program is timed, so compilation is excluded (SB3 has none).
 
 `--tiny` needs no peer harness: W3's settings with an MLP 2x16, 20 random and 10 learning
-steps, batch 16, 1 seed.
+steps, batch 16, 1 seed, RigL 90% only (the dense run takes the same path).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import jax
 from sparserl.train import OffPolicyHostRunner, TrainSpec, actor_critic_program, resolve
 
 PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))
+VARIANTS = {"dense": ("dense", ()), "RigL 90%": ("rigl", (0.9,))}  # label: method, sparsities
+TINY_VARIANTS = ("RigL 90%",)
 # --tiny: the harness's W3 keys, scaled down to seconds (no peers needed).
 TINY = {
     "env_id": "HalfCheetah-v5",
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000, help="learning steps after warm-up")
     parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--tiny", action="store_true", help="seconds, no peers")
+    parser.add_argument("--tiny", action="store_true", help="seconds, no peers, RigL only")
     args = parser.parse_args(argv)
     w3 = TINY if args.tiny else peer_workload()
     steps, seed_counts = (10, (1,)) if args.tiny else (args.steps, (1, 5))
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         for line in out.read_text().splitlines():
             r = json.loads(line)
             rows.append((f"{r['peer']} (1 seed)", r["steps_per_s"]))
-    for method, sparsities, label in (("dense", (), "dense"), ("rigl", (0.9,), "RigL 90%")):
+    for label in TINY_VARIANTS if args.tiny else VARIANTS:
+        method, sparsities = VARIANTS[label]
         for seeds in seed_counts:
             rate = time_sparserl(w3, method, sparsities, seeds, steps)
             rows.append((f"sparserl {label} ({seeds} seed{'s' * (seeds > 1)})", rate))

@@ -9,8 +9,8 @@ BENCH_STEPS steps (default 10k), the graesser2022-classic network (512x512).
     .venv/bin/python benchmarks/sweep_backends.py
     .venv/bin/python benchmarks/sweep_backends.py --tiny   # seconds: 1 dense group, 1 seed
 
-`--tiny` runs one group (dense, 1 seed, 400 steps, MLP 2x32) locally and on Ray with 2 CPUs
-(the same XLA flags as the local run, so a persistent compilation cache serves both).
+`--tiny` runs one group (dense, 1 seed, 400 steps, MLP 2x32, one update per step, one chunk:
+one small training program to compile) locally and on Ray with 2 CPUs.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ envs: [CartPole-v1]
 methods: [dense]
 seeds: 1
 steps: 400
-eval_interval: 200
+eval_interval: 400
 eval_episodes: 1
-overrides: {hidden: [32, 32], min_replay: 200}
+overrides: {hidden: [32, 32], min_replay: 200, replay_ratio: 1}
 """
 VARIANTS = {
     "local (groups one after another)": {},

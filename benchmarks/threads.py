@@ -9,6 +9,9 @@ seeds) in a fresh process per setting, interleaved, and prints the median time p
 
     .venv/bin/python benchmarks/threads.py
     .venv/bin/python benchmarks/threads.py --tiny   # seconds: 10 steps, 1 and 2 seeds, once
+
+`--tiny` runs the default and the one-core setting (eigen-off differs from the default only
+in its environment).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SETTINGS = {
     "eigen-off": {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"},
     "one-core": {"SPARSERL_BENCH_PIN": "1"},
 }
+TINY_SETTINGS = ("default", "one-core")
 REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
 
 CHILD = r"""
@@ -48,7 +52,7 @@ for seeds in seed_counts:
         u, o = opt.update(g, o, p)
         return (optax.apply_updates(p, u), o), None
     run = jax.jit(jax.vmap(lambda c: jax.lax.scan(step, c, None, length=steps)[0]))
-    carry = jax.vmap(init)(jax.random.split(jax.random.key(0), seeds))
+    carry = jax.jit(jax.vmap(init))(jax.random.split(jax.random.key(0), seeds))
     jax.block_until_ready(run(carry))
     start = time.perf_counter()
     jax.block_until_ready(run(carry))
@@ -59,14 +63,21 @@ print(json.dumps(out))
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="10 steps, 1 and 2 seeds, once")
+    parser.add_argument(
+        "--tiny", action="store_true", help="10 steps, 1 and 2 seeds, once, 2 settings"
+    )
     tiny = parser.parse_args(argv).tiny
     repeats, steps, many = (1, 10, 2) if tiny else (REPEATS, 1000, 10)
     counts = {"BENCH_STEPS": str(steps), "BENCH_SEEDS": json.dumps([1, many])}
-    samples: dict[str, list[dict]] = {name: [] for name in SETTINGS}
+    samples: dict[str, list[dict]] = {name: [] for name in (TINY_SETTINGS if tiny else SETTINGS)}
     for _ in range(repeats):
-        for name, extra in SETTINGS.items():
-            env = {**os.environ, **extra, **counts, "PYTHONPATH": os.path.dirname(__file__)}
+        for name in samples:
+            env = {
+                **os.environ,
+                **SETTINGS[name],
+                **counts,
+                "PYTHONPATH": os.path.dirname(__file__),
+            }
             result = subprocess.run(
                 [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
             )
