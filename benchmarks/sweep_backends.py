@@ -10,7 +10,8 @@ BENCH_STEPS steps (default 10k), the graesser2022-classic network (512x512).
     .venv/bin/python benchmarks/sweep_backends.py --tiny   # seconds: 1 dense group, 1 seed
 
 `--tiny` runs one group (dense, 1 seed, 400 steps, MLP 2x32, one update per step, one chunk:
-one small training program to compile) locally and on Ray with 2 CPUs.
+one small training program to compile) locally and on Ray with 2 CPUs (the same XLA flags as
+the local run, so a persistent compilation cache serves both).
 """
 
 from __future__ import annotations
