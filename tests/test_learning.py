@@ -79,13 +79,17 @@ def _pendulum(agent: str, steps: int, hidden: int, options=None, **changes) -> f
 
 @pytest.mark.slow
 def test_sac_learns_pendulum():
-    # Small 64x64 networks keep the test near a minute; 3 seeds measured -173 at 8k steps.
-    assert _pendulum("sac", 8_000, 64) >= -250
+    # Small 64x64 networks keep the test near a minute; 3 seeds measured -173 at 8k steps here
+    # and -254 on the CI machine (XLA's CPU numerics differ between machines). A SAC that does
+    # not learn stays below -1000, so -400 separates them with room for that spread.
+    assert _pendulum("sac", 8_000, 64) >= -400
 
 
 @pytest.mark.slow
 def test_td3_learns_pendulum():
-    assert _pendulum("td3", 10_000, 64) >= -250
+    # The same margin as SAC's: runs differ between machines, a TD3 that does not learn stays
+    # below -1000.
+    assert _pendulum("td3", 10_000, 64) >= -400
 
 
 @pytest.mark.slow
