@@ -10,13 +10,12 @@ from sparserl.agents import AGENTS, RainbowConfig, ValueConfig, agent_config
 from sparserl.agents.errors import AgentConfigError
 from sparserl.cli import _spec, build_parser
 from sparserl.envs import ENVS
-from sparserl.sparsity import METHODS, SparsityConfigError, make_method
-from sparserl.sparsity.methods import check_option, option_names
+from sparserl.sparsity import METHODS, SparsityConfigError, check_option, make_method, option_names
 from sparserl.sweeps import SweepSpecError, expand, load, loads, parse
 from sparserl.train.spec import resolve
 from sparserl.validation import Range, at_least, below, declared, option, positive, unit
 
-CONFIGS = [config for _, config in AGENTS.values()]
+CONFIGS = [entry.config for entry in AGENTS.values()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +116,7 @@ def test_capacity_rules_cross_fields():
     with pytest.raises(AgentConfigError, match=r"replay_capacity 99 must be at least min_replay"):
         ValueConfig(replay_capacity=99, min_replay=100)
     assert ValueConfig(replay_capacity=100, min_replay=100).replay_capacity == 100
-    sac = AGENTS["sac"][1]
+    sac = AGENTS["sac"].config
     with pytest.raises(AgentConfigError, match=r"replay_capacity 10 must be at least learning_s"):
         sac(replay_capacity=10, learning_starts=11, batch_size=8)
     assert sac(replay_capacity=256, learning_starts=256).replay_capacity == 256
@@ -171,7 +170,7 @@ def test_a_sweep_lottery_entry_takes_the_options_train_takes():
     )
     assert group.method_options == shared.method_options == {"update_interval": 50}
     args = build_parser().parse_args(
-        ["train", "dqn", "CartPole-v1", "--method", "lottery", "--update-interval", "50"]
+        ["train", "dqn", "CartPole-v1", "--method", "lottery", "--method-set", "update_interval=50"]
         + ["--steps", "2000"]
     )
     cli = resolve(_spec(args, (0.9,)))
