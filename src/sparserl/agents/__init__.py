@@ -41,6 +41,7 @@ from sparserl.agents.registry import (
     make_agent,
     method_preset,
     register_agent,
+    unregister_agent,
 )
 from sparserl.agents.sac import SAC
 from sparserl.agents.td3 import TD3
@@ -87,4 +88,5 @@ __all__ = [
     "random_intensity",
     "random_shift",
     "register_agent",
+    "unregister_agent",
 ]

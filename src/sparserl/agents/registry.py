@@ -102,6 +102,12 @@ def register_agent(
     return entry
 
 
+def unregister_agent(name: str) -> None:
+    """Forget agent `name` (e.g. one a test or a notebook registered); unknown: an error."""
+    agent_entry(name)
+    del _REGISTRY[name]
+
+
 def agent_entry(name: str) -> AgentEntry:
     """The registered agent `name`, or an error listing the registered ones."""
     if name not in _REGISTRY:

@@ -45,6 +45,7 @@ from sparserl.sparsity.methods import (
     option_from_text,
     option_names,
     register_method,
+    unregister_method,
 )
 from sparserl.sparsity.optimizer import masked, moment_trees, reset_moments
 from sparserl.sparsity.schedules import cosine_drop_fraction, cubic_sparsity, pruning_progress
@@ -98,4 +99,5 @@ __all__ = [
     "sparsity_aware_scale",
     "sync_target",
     "top_k_mask",
+    "unregister_method",
 ]

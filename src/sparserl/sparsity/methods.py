@@ -547,6 +547,12 @@ def register_method(cls: type[SparseMethod]) -> type[SparseMethod]:
     return cls
 
 
+def unregister_method(name: str) -> None:
+    """Forget method `name` (e.g. one a test or a notebook registered); unknown: an error."""
+    method_class(name)
+    del _REGISTRY[name]
+
+
 for _builtin in (Dense, Static, Prune, SET, RigL, DynamicSparse, LotteryTicket):
     register_method(_builtin)
 
