@@ -6,16 +6,19 @@ import numpy as np
 import pytest
 
 from sparserl.agents import (
+    AGENTS,
     DQN,
     AgentConfigError,
     Rainbow,
     RainbowConfig,
     ValueConfig,
+    agent_entry,
     env_preset,
     epsilon_greedy,
     linearly_decaying_epsilon,
     losses,
     make_agent,
+    method_preset,
 )
 from sparserl.envs import make_env
 
@@ -206,3 +209,36 @@ def test_env_preset_turns_sticky_actions_off_for_atari_100k_only():
 def test_data_augmentation_must_be_a_bool():
     with pytest.raises(AgentConfigError, match="data_augmentation must be True or False.*'yes'"):
         ValueConfig(data_augmentation="yes")
+
+
+def test_builtin_agents_are_registered_with_their_loop_and_networks():
+    assert list(AGENTS) == ["dqn", "rainbow", "iqn", "m-iqn", "sac", "td3", "ppo"]
+    declared = {n: (e.family, e.networks) for n, e in AGENTS.items()}
+    value, actor_critic = ("online",), ("actor", "critic")
+    assert declared == {
+        "dqn": ("value", value),
+        "rainbow": ("value", value),
+        "iqn": ("value", value),
+        "m-iqn": ("value", value),
+        "sac": ("off_policy", actor_critic),
+        "td3": ("off_policy", actor_critic),
+        "ppo": ("on_policy", actor_critic),
+    }
+    entry = agent_entry("rainbow")
+    assert (entry.agent, entry.config) == (Rainbow, RainbowConfig)
+    assert list(entry.presets) == ["atari", "der", "classic_control", "minatar"]
+    assert entry.presets["der"]["num_atoms"] == 51 and entry.env_presets["der"] == {
+        "repeat_action_probability": 0.0,
+        "terminal_on_life_loss": True,
+    }
+    # the sparse-method side of a paper preset: DS-TD3's lambdas for the environment
+    ds = method_preset("td3", "ds-td3", "HalfCheetah-v5")
+    assert ds["method"] == "ds" and ds["networks"]["actor"]["er_lambda"] == {
+        "encoder/dense_0": 7.0,
+        "encoder/dense_1": 64.0,
+    }
+    assert method_preset("td3", "mujoco", "HalfCheetah-v5") is None
+    with pytest.raises(AgentConfigError, match=r"^unknown agent 'a2c'; choose one of \['dqn'"):
+        agent_entry("a2c")
+    with pytest.raises(AgentConfigError, match=r"^agent 'sac' has no preset 'minatar'; choose one"):
+        make_agent("sac", make_env("Pendulum-v1"), preset="minatar")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sparserl.cli import _assignments, build_parser, main
+from sparserl.cli import _assignments, _spec, build_parser, main
 
 
 def test_inspect_json_reports_exact_counts(capsys):
@@ -29,8 +29,8 @@ def test_inspect_ds_td3_actor(capsys):
         "17,256,256,6",
         "--method",
         "ds",
-        "--er-lambda",
-        "Dense_0=7,Dense_1=64",
+        "--method-set",
+        "er_lambda=Dense_0=7,Dense_1=64",
     ]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -40,12 +40,20 @@ def test_inspect_ds_td3_actor(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--sparsity", "1.5"], "sparsity must be in [0, 1), got 1.5"),
-        (["--method", "static", "--dense-layers", "Dense_7"], "['Dense_7']"),
+        (["--sparsity", "1.5"], "sparsity must be a number in [0, 1), got 1.5"),
+        (["--method", "static", "--method-set", "dense_layers=Dense_7"], "['Dense_7']"),
         (
-            ["--method", "ds", "--er-lambda", "Dense_0=300,Dense_1=1"],
+            ["--method", "ds", "--method-set", "er_lambda=Dense_0=300,Dense_1=1"],
             "er_lambda['Dense_0'] = 300.0",
         ),
+        (["--method-set", "sparsity=0.5"], "--method-set sparsity: give it with --sparsity"),
+        (["--method-set", "total_steps=5"], "--method-set total_steps: give it with --steps"),
+        (["--method-set", "update_interval"], "expected NAME=VALUE for --method-set"),
+        (
+            ["--method-set", "update_interval=5", "--method-set", "update_interval=6"],
+            "--method-set update_interval given twice",
+        ),
+        (["--method-set", "drop_fraction=1.5"], "drop_fraction must be a number in [0, 1]"),
         (["--method", "prune", "--steps", "0"], "total_steps must be a positive integer, got 0"),
     ],
 )
@@ -62,8 +70,11 @@ def test_unknown_method_is_refused_by_the_parser(capsys):
 
 
 def test_option_the_method_lacks_is_refused(capsys):
-    assert main(["inspect", "--method", "static", "--drop-fraction", "0.3"]) == 2
-    assert "method 'static' has no option(s) ['drop_fraction']" in capsys.readouterr().err
+    assert main(["inspect", "--method", "static", "--method-set", "drop_fraction=0.3"]) == 2
+    err = capsys.readouterr().err
+    assert "method 'static' has no option(s) ['drop_fraction']" in err
+    # the allowed options are the method's fields, never class constants
+    assert "'sparsity_aware_init']" in err and "'name'" not in err and "evolves" not in err
 
 
 def test_inspect_compares_erk_flops_with_uniform_on_nature_cnn(capsys):
@@ -85,7 +96,7 @@ def test_inspect_compares_erk_flops_with_uniform_on_nature_cnn(capsys):
     assert 1.5 <= training <= 2.5
     assert main(args) == 0
     assert f"{ratio:.2f}x uniform)" in capsys.readouterr().out
-    assert main([*args, "--distribution", "uniform", "--json"]) == 0
+    assert main([*args, "--method-set", "distribution=uniform", "--json"]) == 0
     plain = json.loads(capsys.readouterr().out)
     assert plain["inference_flops"] == uniform and "inference_flops_vs_uniform" not in plain
     assert plain["training_flops"] == table["uniform_training_flops"]
@@ -237,3 +248,24 @@ def test_checkpoint_every_takes_zero_and_positive_seconds():
     for text, seconds in [("0", 0.0), ("600", 600.0), ("1.5", 1.5)]:
         args = parser.parse_args(["sweep", "x", "--out", "o", "--checkpoint-every", text])
         assert args.checkpoint_every == seconds
+
+
+def test_method_set_reads_each_option_by_its_declared_type():
+    # one generic flag for every method option: a tuple field splits at commas, er_lambda is
+    # a mapping, and several pairs may share one value (split before each option name)
+    args = build_parser().parse_args(
+        ["train", "td3", "Pendulum-v1", "--method", "ds"]
+        + ["--method-set", "distribution=er,dense_layers=Dense_0,Dense_1,update_interval=50"]
+        + ["--method-set", "er_lambda=Dense_0=7,Dense_1=64.5"]
+        + ["--actor-set", "method=static,sparsity=0.5,dense_output=false"]
+    )
+    spec = _spec(args, ())
+    assert spec.method_options == {
+        "distribution": "er",
+        "dense_layers": ("Dense_0", "Dense_1"),
+        "update_interval": 50,
+        "er_lambda": {"Dense_0": 7.0, "Dense_1": 64.5},
+    }
+    assert spec.network_options == {
+        "actor": {"method": "static", "sparsity": 0.5, "dense_output": False}
+    }

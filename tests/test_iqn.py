@@ -207,7 +207,7 @@ TINY += ["--set", "num_tau_prime_samples=3", "--set", "num_quantile_samples=2", 
         # static 50% uniform keeps exactly half of every layer: half the FLOPs
         (
             "iqn",
-            ["--method", "static", "--distribution", "uniform", "--sparsity", "0.5"],
+            ["--method", "static", "--method-set", "distribution=uniform", "--sparsity", "0.5"],
             1296,
             2592,
             192,

@@ -265,7 +265,9 @@ def test_unknown_method_and_option_are_named():
         sp.make_method("magic")
     with pytest.raises(sp.SparsityConfigError, match=r"\['drop'\].*drop_fraction"):
         sp.make_method("rigl", drop=0.3, total_steps=10)
-    with pytest.raises(sp.SparsityConfigError, match=r"sparsity must be in \[0, 1\), got 1.0"):
+    with pytest.raises(
+        sp.SparsityConfigError, match=r"sparsity must be a number in \[0, 1\), got 1.0"
+    ):
         sp.make_method("static", sparsity=1.0)
     with pytest.raises(
         sp.SparsityConfigError, match=r"total_steps must be a positive integer, got 0"

@@ -17,8 +17,7 @@ import jax
 import pandas as pd
 import pytest
 
-from sparserl.agents import AGENTS, make_agent
-from sparserl.agents.presets import env_preset
+from sparserl.agents import AGENTS, env_preset, make_agent
 from sparserl.envs import ENVS, make_env
 from sparserl.nets import TORSOS
 from sparserl.report import figures, write_report
@@ -96,7 +95,7 @@ def shrink(spec: SweepSpec) -> SweepSpec:
     raise AssertionError(f"{spec.name}: no network of up to {HIDDEN_UNITS[-1]} units builds")
 
 
-AGENT_FIELDS = {name: {f.name for f in dataclasses.fields(c)} for name, (_, c) in AGENTS.items()}
+AGENT_FIELDS = {n: {f.name for f in dataclasses.fields(e.config)} for n, e in AGENTS.items()}
 
 
 def _tiny_options(spec: SweepSpec, agent: str, fixed: set[str]) -> dict[str, Any]:

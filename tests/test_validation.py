@@ -10,13 +10,22 @@ from sparserl.agents import AGENTS, RainbowConfig, ValueConfig, agent_config
 from sparserl.agents.errors import AgentConfigError
 from sparserl.cli import _spec, build_parser
 from sparserl.envs import ENVS
-from sparserl.sparsity import METHODS, SparsityConfigError, make_method
-from sparserl.sparsity.methods import check_option, option_names
+from sparserl.sparsity import METHODS, SparsityConfigError, check_option, make_method, option_names
 from sparserl.sweeps import SweepSpecError, expand, load, loads, parse
 from sparserl.train.spec import resolve
-from sparserl.validation import Range, at_least, below, declared, option, positive, unit
+from sparserl.validation import (
+    Range,
+    at_least,
+    below,
+    check_number,
+    declared,
+    from_text,
+    option,
+    positive,
+    unit,
+)
 
-CONFIGS = [config for _, config in AGENTS.values()]
+CONFIGS = [entry.config for entry in AGENTS.values()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +126,7 @@ def test_capacity_rules_cross_fields():
     with pytest.raises(AgentConfigError, match=r"replay_capacity 99 must be at least min_replay"):
         ValueConfig(replay_capacity=99, min_replay=100)
     assert ValueConfig(replay_capacity=100, min_replay=100).replay_capacity == 100
-    sac = AGENTS["sac"][1]
+    sac = AGENTS["sac"].config
     with pytest.raises(AgentConfigError, match=r"replay_capacity 10 must be at least learning_s"):
         sac(replay_capacity=10, learning_starts=11, batch_size=8)
     assert sac(replay_capacity=256, learning_starts=256).replay_capacity == 256
@@ -171,7 +180,7 @@ def test_a_sweep_lottery_entry_takes_the_options_train_takes():
     )
     assert group.method_options == shared.method_options == {"update_interval": 50}
     args = build_parser().parse_args(
-        ["train", "dqn", "CartPole-v1", "--method", "lottery", "--update-interval", "50"]
+        ["train", "dqn", "CartPole-v1", "--method", "lottery", "--method-set", "update_interval=50"]
         + ["--steps", "2000"]
     )
     cli = resolve(_spec(args, (0.9,)))
@@ -236,3 +245,36 @@ def test_load_names_the_path_of_a_binary_large_or_missing_file(tmp_path):
         load(big)
     with pytest.raises(SweepSpecError, match="missing.yaml: cannot read the spec"):
         load(tmp_path / "missing.yaml")
+
+
+def test_command_line_text_is_read_by_the_declared_type():
+    rigl = METHODS["rigl"]
+    assert from_text(rigl, "dense_layers", "Dense_0, head") == ("Dense_0", "head")
+    assert from_text(rigl, "dense_output", "FALSE") is False
+    assert from_text(rigl, "update_interval", "250") == 250
+    assert from_text(rigl, "distribution", "erk") == "erk"
+    assert from_text(rigl, "sparsity", "None") is None  # an optional field
+    assert from_text(rigl, "er_lambda", "Dense_0=7,Dense_1=64") == {"Dense_0": 7.0, "Dense_1": 64.0}
+    assert from_text(ValueConfig, "hidden", "(64, 64)") == (64, 64)
+    # not checked here: a bad value stays as typed, for the config to name
+    assert from_text(rigl, "update_interval", "often") == "often"
+    with pytest.raises(SparsityConfigError, match="update_interval must be a positive integer"):
+        make_method("rigl", total_steps=10, update_interval=from_text(rigl, "update_interval", "0"))
+
+
+@pytest.mark.parametrize(
+    "value, check, integer, message",
+    [
+        (0, positive, True, "seeds must be a positive integer, got 0"),
+        (True, positive, True, "seeds must be a positive integer, got True"),
+        (1.5, unit, False, "seeds must be a number in [0, 1], got 1.5"),
+        (float("nan"), unit, False, "seeds must be a number in [0, 1], got nan"),
+        ("3", None, False, "seeds must be a number, got '3'"),
+    ],
+)
+def test_check_number_gives_the_one_line_message_of_config_fields(value, check, integer, message):
+    with pytest.raises(KeyError) as error:
+        check_number("seeds", value, check, KeyError, integer=integer)
+    assert error.value.args[0] == message
+    assert check_number("seeds", 3, positive, KeyError, integer=True) == 3
+    assert check_number("seeds", 0.25, unit, KeyError) == 0.25

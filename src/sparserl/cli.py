@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
 import json
-import math
 import os
+import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
 from sparserl.envs import ENVS, EnvConfigError, make_env
 from sparserl.report import build as report_build
-from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_method
-from sparserl.sparsity.distributions import DISTRIBUTIONS
+from sparserl.sparsity import (
+    METHODS,
+    SparsityConfigError,
+    all_option_names,
+    budget_table,
+    make_method,
+    method_class,
+    option_from_text,
+)
 from sparserl.sparsity.summary import mlp_shapes, spreads_unevenly, uniform_comparison
 from sparserl.sweeps import PRESETS, SCALES, SweepSpecError, load, load_preset
 from sparserl.sweeps.ray_backend import RayOptions
@@ -26,6 +32,7 @@ from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
 from sparserl.train.outputs import OutputError
+from sparserl.validation import is_a, literal, non_negative
 
 CONFIG_ERRORS = (
     SparsityConfigError,
@@ -57,19 +64,6 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _lambdas(text: str) -> dict[str, float]:
-    out = {}
-    for item in text.split(","):
-        name, sep, value = item.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise argparse.ArgumentTypeError(f"expected LAYER=LAMBDA[,...], got {item!r}")
-    return out
-
-
 def _float_list(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
@@ -85,39 +79,61 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 def _seconds(text: str) -> float:
     """A duration in seconds: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
+    value = literal(text)
+    if not is_a(float, value) or not non_negative(value):
         raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value
+    return float(value)
 
 
-def _literal(text: str):
-    """A command-line value: a Python literal (1e-3, True, (512, 512), 64,64), true/false in
-    any case as a bool (so that `--set double_q=false` is not the truthy string 'false'), or a
-    string."""
-    if text.strip().lower() in ("true", "false"):
-        return text.strip().lower() == "true"
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+def _literal(name: str, text: str) -> Any:
+    """A command-line value as a Python literal, whatever option it is for."""
+    return literal(text)
 
 
-def _assignments(items: list[str] | None, kind: str) -> dict:
-    """NAME=VALUE pairs as a dict of literals; each name once (a later value would silently
-    replace an earlier one). Types and ranges are checked by the config the values go to."""
+def _assignments(
+    items: list[str] | None,
+    kind: str,
+    read: Callable[[str, str], Any] = _literal,
+    names: Sequence[str] = (),
+) -> dict:
+    """NAME=VALUE pairs as a dict of values read by `read(name, text)`; each name once (a
+    later value would silently replace an earlier one). With `names`, one item may hold
+    several pairs, split at each comma followed by one of `names` and '='. Types and ranges
+    are checked by the config the values go to."""
+    if names:
+        split = re.compile(r",\s*(?=(?:" + "|".join(map(re.escape, names)) + r")\s*=)")
+        items = [part for item in items or [] for part in split.split(item)]
     out = {}
     for item in items or []:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise argparse.ArgumentTypeError(f"expected NAME=VALUE for {kind}, got {item!r}")
-        if name.strip() in out:
-            raise argparse.ArgumentTypeError(f"{kind} {name.strip()} given twice")
-        out[name.strip()] = _literal(value)
+        if name in out:
+            raise argparse.ArgumentTypeError(f"{kind} {name} given twice")
+        out[name] = read(name, value)
     return out
+
+
+# Method options the grid sets (a user gives them with --sparsity and --steps).
+_GRID_METHOD_OPTIONS = {"sparsity": "--sparsity", "total_steps": "--steps"}
+
+
+def _method_set(
+    items: list[str] | None, kind: str, grid: dict[str, str], extra: Sequence[str] = ()
+) -> dict:
+    """Method options NAME=VALUE, each read by the type the methods declare for it (e.g.
+    dense_layers=a,b is a tuple, er_lambda=Dense_0=7,Dense_1=64 a mapping); `grid`: the
+    options set by other flags, named in the error; `extra`: other names allowed (as text)."""
+
+    def read(name: str, text: str) -> Any:
+        return text if name in extra else option_from_text(name, text)
+
+    options = _assignments(items, kind, read, [*all_option_names(), *extra])
+    for name, flag in grid.items():
+        if name in options:
+            raise argparse.ArgumentTypeError(f"{kind} {name}: give it with {flag}")
+    return options
 
 
 def _sweep(items: list[str] | None) -> dict[str, tuple[float, ...]]:
@@ -127,18 +143,28 @@ def _sweep(items: list[str] | None) -> dict[str, tuple[float, ...]]:
     }
 
 
-def _method_options(args: argparse.Namespace, with_sparsity: bool = True) -> dict:
-    """Method options given on the command line; one the method lacks is an error later."""
-    given = {
-        "sparsity": args.sparsity if with_sparsity else None,
-        "distribution": args.distribution,
-        "dense_layers": tuple(args.dense_layers.split(",")) if args.dense_layers else None,
-        "dense_output": args.dense_output or None,
-        "er_lambda": args.er_lambda,
-        "update_interval": args.update_interval,
-        "drop_fraction": args.drop_fraction,
+def _method_options(args: argparse.Namespace) -> dict:
+    """The --method-set options (the sparse method of every network); one the method lacks
+    is an error, naming its options, when the method is built."""
+    return _method_set(args.method_set, "--method-set", _GRID_METHOD_OPTIONS)
+
+
+def _network_options(args: argparse.Namespace) -> dict[str, dict]:
+    """--NETWORK-set options per network name (actor, critic: what the agents declare)."""
+    return {
+        name: _method_set(items, f"--{name}-set", {"total_steps": "--steps"}, ("method",))
+        for name in _network_names()
+        if (items := getattr(args, f"{name}_set"))
     }
-    return {k: v for k, v in given.items() if v is not None}
+
+
+def _network_names() -> list[str]:
+    """The networks of the registered agents that have several, each with its own method."""
+    names: list[str] = []
+    for entry in AGENTS.values():
+        if len(entry.networks) > 1:
+            names += [n for n in entry.networks if n not in names]
+    return names
 
 
 def _format_table(table: dict) -> str:
@@ -197,14 +223,10 @@ def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
         preset=args.preset,
         agent_options=_assignments(args.set, "--set"),
         env_options=_assignments(getattr(args, "env_set", None), "--env-set"),
-        method_options=_method_options(args, with_sparsity=False),
+        method_options=_method_options(args),
         sweep=_sweep(getattr(args, "sweep", None)),
         match_sparsity=args.match_sparsity,
-        network_options={
-            name: _assignments(getattr(args, f"{name}_set"), f"--{name}-set")
-            for name in ("actor", "critic")
-            if getattr(args, f"{name}_set")
-        },
+        network_options=_network_options(args),
         actor_fraction=args.actor_fraction,
     )
 
@@ -237,7 +259,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     else:
         args.method = args.method or "rigl"
         options = _method_options(args)
-        if "total_steps" in METHODS[args.method].__dataclass_fields__:
+        if args.sparsity is not None:
+            options["sparsity"] = args.sparsity
+        if "total_steps" in {f.name for f in dataclasses.fields(method_class(args.method))}:
             options["total_steps"] = args.steps  # the run length has a default
         method = make_method(args.method, **options)
         shapes = mlp_shapes(args.mlp)
@@ -317,15 +341,14 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
         "dense; rigl for inspect --mlp)",
     )
     parser.add_argument(
-        "--distribution", choices=list(DISTRIBUTIONS), help="default: erk (er for ds)"
+        "--method-set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set an option of the sparse method, any field of its class, e.g. --method-set "
+        "drop_fraction=0.2 --method-set distribution=uniform,dense_layers=Dense_0,Dense_1 or "
+        "--method-set er_lambda=Dense_0=7,Dense_1=64 (repeatable; pairs may share one value, "
+        "split by commas)",
     )
-    parser.add_argument("--dense-layers", metavar="A,B", help="layers kept dense (e.g. head)")
-    parser.add_argument("--dense-output", action="store_true", help="keep the output layer dense")
-    parser.add_argument(
-        "--er-lambda", type=_lambdas, metavar="LAYER=L,...", help="ER lambda per layer"
-    )
-    parser.add_argument("--update-interval", type=int, help="optimizer steps between updates")
-    parser.add_argument("--drop-fraction", type=float, help="initial drop fraction (eta for ds)")
 
 
 def _add_agent_options(parser: argparse.ArgumentParser) -> None:
@@ -354,12 +377,12 @@ def _add_agent_options(parser: argparse.ArgumentParser) -> None:
         help="change an environment setting, e.g. --env-set repeat_action_probability=0 on "
         "Atari (repeatable)",
     )
-    for name in ("actor", "critic"):
+    for name in _network_names():
         parser.add_argument(
             f"--{name}-set",
             action="append",
             metavar="NAME=VALUE",
-            help=f"actor-critic agents: a method option for the {name} only, e.g. "
+            help=f"agents with a {name} network: a method option for the {name} only, e.g. "
             f"--{name}-set sparsity=0.5 or --{name}-set method=dense (repeatable)",
         )
     parser.add_argument(

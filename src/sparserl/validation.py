@@ -5,22 +5,26 @@ each optionally `| None`; `Any` is not checked) and its range or choices are dec
 `option(default, check)`. A subclass that only changes a default keeps its base's check.
 `check_fields` checks every field of a config object in `__post_init__`, so a bad value fails
 where the config is built, before anything compiles or is written; cross-field rules stay in
-the classes. A leaf module: the standard library only.
+the classes. `check_number` checks a lone value the same way, and `from_text` reads a field
+from command-line text by its declared type. The package's only number and choice validators
+live here. A leaf module: the standard library only.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import math
 import numbers
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _CHECK = "check"
 _NONEMPTY = "nonempty"
+_PARSE = "parse"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +91,45 @@ def one_of(choices: Sequence[Any]) -> OneOf:
     return OneOf(tuple(choices))
 
 
-def option(default: Any, check: Check | None = None, *, nonempty: bool = False) -> Any:
+def option(
+    default: Any,
+    check: Check | None = None,
+    *,
+    nonempty: bool = False,
+    parse: Callable[[str], Any] | None = None,
+) -> Any:
     """A dataclass field with its default and the range or choices `check_fields` enforces
-    (for a tuple field: on each item; `nonempty`: at least one item)."""
-    return dataclasses.field(default=default, metadata={_CHECK: check, _NONEMPTY: nonempty})
+    (for a tuple field: on each item; `nonempty`: at least one item); `parse` reads the value
+    from command-line text where the type alone cannot (e.g. a mapping)."""
+    metadata = {_CHECK: check, _NONEMPTY: nonempty, _PARSE: parse}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def literal(text: str) -> Any:
+    """A command-line value: a Python literal (1e-3, True, (512, 512), 64,64), true/false in
+    any case as a bool (so that `double_q=false` is not the truthy string 'false'), or a
+    string."""
+    if text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def name_numbers(text: str) -> dict[str, float] | str:
+    """'A=1,B=2.5' as {'A': 1.0, 'B': 2.5}; text of another form is returned as it is, for
+    the field's check to name."""
+    out = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            return text
+        if not sep:
+            return text
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +142,7 @@ class _Declared:
     optional: bool
     check: Check | None
     nonempty: bool
+    parse: Callable[[str], Any] | None = None
 
     def expected(self) -> str:
         if self.kind is bool:
@@ -130,8 +170,8 @@ class _Declared:
         if (value is None and self.optional) or self.kind is None:
             return value
         if self.kind is tuple:
-            items = (value,) if _is(self.item, value) else value
-            if not isinstance(items, (list, tuple)) or not all(_is(self.item, v) for v in items):
+            items = (value,) if is_a(self.item, value) else value
+            if not isinstance(items, (list, tuple)) or not all(is_a(self.item, v) for v in items):
                 raise ValueError(self.message(value))
             value = tuple(items)
             if (self.nonempty and not value) or (
@@ -139,12 +179,27 @@ class _Declared:
             ):
                 raise ValueError(self.message(value))
             return value
-        if not _is(self.kind, value) or (self.check is not None and not self.check(value)):
+        if not is_a(self.kind, value) or (self.check is not None and not self.check(value)):
             raise ValueError(self.message(value))
         return value
 
+    def from_text(self, text: str) -> Any:
+        """The value command-line `text` stands for, by the declared type: 'none' is None for
+        an optional field, a tuple is comma-separated items, a string is the text itself;
+        not checked (building the config checks it)."""
+        if self.parse is not None:
+            return self.parse(text)
+        if self.optional and text.strip().lower() == "none":
+            return None
+        if self.kind is str:
+            return text
+        if self.kind is tuple:
+            items = [t.strip() for t in text.strip("()[] ").split(",") if t.strip()]
+            return tuple(t if self.item is str else literal(t) for t in items)
+        return literal(text)
 
-def _is(kind: type, value: Any) -> bool:
+
+def is_a(kind: type, value: Any) -> bool:
     """Whether `value` is of `kind`: bools are not integers, integers are numbers, numbers
     are finite."""
     if kind is bool:
@@ -189,7 +244,13 @@ def declared(cls: type) -> dict[str, _Declared]:
         )
         kind, item, optional = _split(hints[field.name])
         out[field.name] = _Declared(
-            field.name, kind, item, optional, meta.get(_CHECK), meta.get(_NONEMPTY, False)
+            field.name,
+            kind,
+            item,
+            optional,
+            meta.get(_CHECK),
+            meta.get(_NONEMPTY, False),
+            meta.get(_PARSE),
         )
     return out
 
@@ -209,3 +270,21 @@ def check_fields(config: Any, error: type[Exception]) -> None:
     for name in declared(type(config)):
         value = check_value(type(config), name, getattr(config, name), error)
         object.__setattr__(config, name, value)
+
+
+def from_text(cls: type, name: str, text: str) -> Any:
+    """Field `name` of dataclass `cls` read from command-line text by its declared type."""
+    return declared(cls)[name].from_text(text)
+
+
+def check_number(
+    name: str, value: Any, check: Range | None, error: type[Exception], *, integer: bool = False
+) -> Any:
+    """`value` if it is a (finite) number, an integer with `integer`, within `check`; else
+    `error` with the one-line message config fields give, e.g. 'seeds must be a positive
+    integer, got 0'."""
+    spec = _Declared(name, int if integer else float, None, False, check, False)
+    try:
+        return spec.normalise(value)
+    except ValueError as problem:
+        raise error(str(problem)) from None

@@ -1,13 +1,22 @@
 """sparserl.agents: value-based agents (DQN, Rainbow, IQN, M-IQN) as configs plus per-example
-losses, and actor-critic agents (SAC, TD3, PPO) as configs plus an update over named networks.
+losses, and actor-critic agents (SAC, TD3, PPO) as configs plus an update over named networks;
+their presets, and the registry (`register_agent`) through which each of them, and any agent
+a user writes, becomes known by name.
 
 Agents never see the sparse method: the training loop masks, updates topologies and syncs
-targets around the agent's losses.
+targets around the agent's losses. Importing this package loads no simulator.
 """
+
+# The built-in agents register themselves when their modules load, in this order (the order
+# of AGENTS and of every message listing agents).
+# isort: off
+from sparserl.agents import dqn, rainbow, iqn, sac, td3, ppo  # noqa: F401
+# isort: on
 
 from sparserl.agents.augmentation import drq_augmentation, random_intensity, random_shift
 from sparserl.agents.config import (
     SWEEPABLE,
+    AgentConfig,
     IQNConfig,
     MunchausenIQNConfig,
     RainbowConfig,
@@ -20,24 +29,37 @@ from sparserl.agents.off_policy import OffPolicyAgent
 from sparserl.agents.off_policy_config import OffPolicyConfig, SACConfig, TD3Config
 from sparserl.agents.ppo import PPO
 from sparserl.agents.ppo_config import PPOConfig
-from sparserl.agents.presets import PRESETS, env_preset, method_preset
 from sparserl.agents.rainbow import Rainbow
 from sparserl.agents.registry import (
-    ACTOR_CRITIC,
     AGENTS,
+    FAMILIES,
+    AgentEntry,
     agent_config,
+    agent_entry,
     default_preset,
+    env_preset,
     make_agent,
+    method_preset,
+    register_agent,
+    unregister_agent,
 )
 from sparserl.agents.sac import SAC
 from sparserl.agents.td3 import TD3
 from sparserl.agents.value_agent import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
 
+# Agents with an actor and a critic, each with its own sparse method. Kept for train/, which
+# still dispatches on classes; the registry's `agent_entry(name).family` says the same.
+ACTOR_CRITIC = (OffPolicyAgent, PPO)
+
 __all__ = [
     "ACTOR_CRITIC",
     "AGENTS",
     "DQN",
+    "FAMILIES",
     "IQN",
+    "AgentConfig",
+    "AgentConfigError",
+    "AgentEntry",
     "IQNConfig",
     "MunchausenIQN",
     "MunchausenIQNConfig",
@@ -45,9 +67,7 @@ __all__ = [
     "OffPolicyConfig",
     "PPO",
     "PPOConfig",
-    "PRESETS",
     "SWEEPABLE",
-    "AgentConfigError",
     "Rainbow",
     "RainbowConfig",
     "SAC",
@@ -57,6 +77,7 @@ __all__ = [
     "ValueAgent",
     "ValueConfig",
     "agent_config",
+    "agent_entry",
     "default_preset",
     "drq_augmentation",
     "env_preset",
@@ -66,4 +87,6 @@ __all__ = [
     "method_preset",
     "random_intensity",
     "random_shift",
+    "register_agent",
+    "unregister_agent",
 ]

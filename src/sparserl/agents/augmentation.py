@@ -18,6 +18,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from sparserl.validation import check_number, non_negative
+
 PAD = 4  # DrQ (Kostrikov et al. 2020) and Dopamine's drq_image_augmentation: img_pad=4
 INTENSITY_SCALE = 0.05  # Dopamine's _intensity_aug default, after Schwarzer et al. 2021
 
@@ -25,8 +27,7 @@ INTENSITY_SCALE = 0.05  # Dopamine's _intensity_aug default, after Schwarzer et 
 def _check_images(obs: jax.Array, pad: int) -> None:
     if obs.ndim != 4:
         raise ValueError(f"expected images [B, H, W, C], got shape {obs.shape}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"pad must be an integer >= 0, got {pad!r}")
+    check_number("pad", pad, non_negative, ValueError, integer=True)
 
 
 def shift(obs: jax.Array, offsets: jax.Array, pad: int = PAD) -> jax.Array:

@@ -8,6 +8,9 @@ from typing import Any, ClassVar
 import jax
 
 from sparserl.agents import losses
+from sparserl.agents.config import ValueConfig
+from sparserl.agents.presets import ATARI_100K_ENV, DQN_PRESETS
+from sparserl.agents.registry import register_agent
 from sparserl.agents.value_agent import ValueAgent
 
 
@@ -27,3 +30,6 @@ class DQN(ValueAgent):
         targets = losses.td_targets(batch["return"], batch["discount"], next_target, next_actions)
         error = losses.chosen(q, batch["action"]) - jax.lax.stop_gradient(targets)
         return losses.huber(error) if self.config.loss == "huber" else 0.5 * error**2
+
+
+register_agent(DQN, ValueConfig, DQN_PRESETS, env_presets={"drq_eps": ATARI_100K_ENV})

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 
 from sparserl.agents import losses
 from sparserl.agents.config import IQNConfig, MunchausenIQNConfig
+from sparserl.agents.presets import IQN_PRESETS
+from sparserl.agents.registry import register_agent
 from sparserl.agents.value_agent import NetworkPass, ValueAgent
 
 
@@ -123,3 +125,7 @@ class MunchausenIQN(IQN):
             alpha=cfg.munchausen_alpha,
             log_policy_clip=cfg.log_policy_clip,
         )
+
+
+register_agent(IQN, IQNConfig, IQN_PRESETS)
+register_agent(MunchausenIQN, MunchausenIQNConfig, IQN_PRESETS)

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.off_policy_config import OffPolicyConfig
+from sparserl.types import PyTree
 
-PyTree = Any
 # name -> (value, weight): weight 0 marks a step where that quantity was not computed.
 Losses = dict[str, tuple[jax.Array, jax.Array]]
 
@@ -32,6 +32,8 @@ class OffPolicyAgent:
     config: OffPolicyConfig
     action_dim: int
     name: ClassVar[str] = "off_policy"
+    family: ClassVar[str] = "off_policy"  # trained by the off-policy loop (replay, one env)
+    network_names: ClassVar[tuple[str, ...]] = ("actor", "critic")
     target_networks: ClassVar[tuple[str, ...]] = ()
     loss_names: ClassVar[tuple[str, ...]] = ("critic_loss", "actor_loss")  # keys of `Losses`
 

@@ -24,11 +24,13 @@ import optax
 
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.off_policy import Losses, weighted
+from sparserl.agents.ppo_config import PRESETS as PPO_PRESETS
 from sparserl.agents.ppo_config import PPOConfig
+from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import CategoricalActor, GaussianActor, ValueCritic
 from sparserl.sparsity import apply_masks
+from sparserl.types import PyTree
 
-PyTree = Any
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 # Orthogonal initialisation gains of baselines' ppo2 (Huang et al. 2022, detail 2).
@@ -109,6 +111,8 @@ class PPO:
     num_actions: int | None  # discrete actions, or None for continuous ones
     action_shape: tuple[int, ...] = ()
     name: ClassVar[str] = "ppo"
+    family: ClassVar[str] = "on_policy"  # trained by the on-policy loop (rollouts)
+    network_names: ClassVar[tuple[str, ...]] = ("actor", "critic")
     target_networks: ClassVar[tuple[str, ...]] = ()
 
     # ---- construction -----------------------------------------------------------------------
@@ -326,3 +330,7 @@ def gaussian_log_prob(actions: jax.Array, mean: jax.Array, log_std: jax.Array) -
     """Log-density [B] of a diagonal Gaussian at `actions` [B, A]."""
     z = (actions - mean) * jnp.exp(-log_std)
     return jnp.sum(-0.5 * z**2 - log_std - _HALF_LOG_2PI, axis=-1)
+
+
+# PPO: by environment family, and by environment id where an id's settings differ.
+register_agent(PPO, PPOConfig, PPO_PRESETS)

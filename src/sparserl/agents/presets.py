@@ -1,4 +1,5 @@
-"""Named hyper-parameter sets per agent and environment family, each value with its source.
+"""The built-in agents' presets: hyper-parameter sets per environment family (or id, or
+paper), each value with its source; each agent registers its own with `register_agent`.
 
 The config classes' own defaults are Dopamine's Atari settings; a preset changes only what
 differs for its family. `preset=None` picks the environment family's preset.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sparserl.agents import ppo_config
 from sparserl.agents.errors import AgentConfigError
 
 # Dopamine's classic-control DQN (dqn_cartpole.gin / dqn_acrobot.gin), the base of the
@@ -90,40 +90,37 @@ _DRQ_EPS: dict[str, Any] = {
     "data_augmentation": True,  # DrQ_eps.gin: Atari100kRainbowAgent.data_augmentation = True
 }
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "dqn": {
-        "atari": {},
-        "classic_control": _CLASSIC_CONTROL_DQN,
-        "minatar": _MINATAR_DQN,
-        "drq_eps": _DRQ_EPS,  # uniform replay: DrQ_eps.gin replay_scheme = 'uniform'
+# The presets of each agent (preset name -> config overrides), registered with the agent.
+DQN_PRESETS: dict[str, dict[str, Any]] = {
+    "atari": {},
+    "classic_control": _CLASSIC_CONTROL_DQN,
+    "minatar": _MINATAR_DQN,
+    "drq_eps": _DRQ_EPS,  # uniform replay: DrQ_eps.gin replay_scheme = 'uniform'
+}
+RAINBOW_PRESETS: dict[str, dict[str, Any]] = {
+    "atari": {},
+    "der": _DER,
+    # Dopamine's rainbow_cartpole.gin: the DQN classic-control schedule with n=3 and 51
+    # atoms. Its v_max = 10 would clip CartPole's discounted returns (up to 1/(1-0.99) =
+    # 100), so the support is widened to [-100, 100].
+    "classic_control": {
+        **_CLASSIC_CONTROL_DQN,
+        "double_q": False,  # Dopamine's compact Rainbow selects a* with the target net
+        "v_min": -100.0,
+        "v_max": 100.0,
     },
-    "rainbow": {
-        "atari": {},
-        "der": _DER,
-        # Dopamine's rainbow_cartpole.gin: the DQN classic-control schedule with n=3 and 51
-        # atoms. Its v_max = 10 would clip CartPole's discounted returns (up to 1/(1-0.99) =
-        # 100), so the support is widened to [-100, 100].
-        "classic_control": {
-            **_CLASSIC_CONTROL_DQN,
-            "double_q": False,  # Dopamine's compact Rainbow selects a* with the target net
-            "v_min": -100.0,
-            "v_max": 100.0,
-        },
-        "minatar": {**_MINATAR_DQN, "v_min": -100.0, "v_max": 100.0},
-    },
+    "minatar": {**_MINATAR_DQN, "v_min": -100.0, "v_max": 100.0},
 }
 
 # IQN and M-IQN: Dopamine has no classic-control or MinAtar IQN settings; they take the DQN
 # schedules of their family, with a* from the target network as Dopamine's IQN (and M-IQN's
 # softmax bootstrap, which has no a*); N, N', K, κ, n-step 3 and the Munchausen terms stay
 # at their Atari values.
-_IQN = {
+IQN_PRESETS: dict[str, dict[str, Any]] = {
     "atari": {},
     "classic_control": {**_CLASSIC_CONTROL_DQN, "double_q": False},
     "minatar": _MINATAR_DQN,
 }
-PRESETS["iqn"] = _IQN
-PRESETS["m-iqn"] = _IQN
 
 
 # Off-policy actor-critic agents: the config defaults are the MuJoCo settings of each paper.
@@ -140,15 +137,15 @@ _DS_TD3: dict[str, Any] = {
     "batch_size": 100,
 }
 
-PRESETS["sac"] = {"mujoco": {}, "classic_control": _CLASSIC_CONTROL_OFF_POLICY}
-PRESETS["td3"] = {
+SAC_PRESETS: dict[str, dict[str, Any]] = {
+    "mujoco": {},
+    "classic_control": _CLASSIC_CONTROL_OFF_POLICY,
+}
+TD3_PRESETS: dict[str, dict[str, Any]] = {
     "mujoco": {},
     "classic_control": _CLASSIC_CONTROL_OFF_POLICY,
     "ds-td3": _DS_TD3,
 }
-
-# PPO: by environment family, and by environment id where an id's settings differ.
-PRESETS["ppo"] = ppo_config.PRESETS
 
 # lambda^1 (first layer) of DS-TD3 per environment (Sokar et al. 2022, Sec. 4.1; lambda^2 = 64).
 # Pendulum-v1 / MountainCarContinuous-v0 are ours: 3 or 2 inputs leave at most ~3 as lambda^1,
@@ -165,15 +162,13 @@ DS_TD3_LAMBDA_1 = {
 DS_TD3_LAMBDA_2 = 64.0
 
 
-def method_preset(agent: str, preset: str | None, env_id: str) -> dict[str, Any] | None:
-    """The sparse-method side of a paper preset: default method, options for every network
-    and per-network options (`{"method", "options", "networks"}`), or None."""
-    if (agent, preset) != ("td3", "ds-td3"):
-        return None
+def ds_td3_methods(env_id: str) -> dict[str, Any]:
+    """The sparse-method side of td3's ds-td3 preset on `env_id`: DS with explicit ER lambdas
+    (`{"method", "options", "networks"}`)."""
     if env_id not in DS_TD3_LAMBDA_1:
         raise AgentConfigError(
             f"preset 'ds-td3' has no lambda^1 for {env_id!r}; known: {list(DS_TD3_LAMBDA_1)} "
-            "(give --er-lambda per layer instead)"
+            "(give er_lambda per layer with --method-set instead)"
         )
     lambdas = (DS_TD3_LAMBDA_1[env_id], DS_TD3_LAMBDA_2)
 
@@ -200,26 +195,4 @@ def method_preset(agent: str, preset: str | None, env_id: str) -> dict[str, Any]
 # create_atari_environment.sticky_actions = False) and ends the agent's episode at each lost
 # life (DER.gin / DrQ_eps.gin: AtariPreprocessing.terminal_on_life_loss = True; Table 1 does
 # not list it).
-_ATARI_100K_ENV: dict[str, Any] = {"repeat_action_probability": 0.0, "terminal_on_life_loss": True}
-ENV_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
-    ("rainbow", "der"): _ATARI_100K_ENV,
-    ("dqn", "drq_eps"): _ATARI_100K_ENV,
-}
-
-
-def env_preset(agent: str, preset: str | None) -> dict[str, Any]:
-    """The environment options a preset changes (e.g. no sticky actions for Atari 100k), for
-    the environment's construction; `{}` for the others and for `preset=None`."""
-    if preset is None:
-        return {}
-    return dict(ENV_PRESETS.get((agent, preset), {}))
-
-
-def preset_overrides(agent: str, preset: str) -> dict[str, Any]:
-    """The overrides of a named preset; an unknown one is an error listing the valid ones."""
-    presets = PRESETS[agent]
-    if preset not in presets:
-        raise AgentConfigError(
-            f"agent {agent!r} has no preset {preset!r}; choose one of {list(presets)}"
-        )
-    return dict(presets[preset])
+ATARI_100K_ENV: dict[str, Any] = {"repeat_action_probability": 0.0, "terminal_on_life_loss": True}

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 
 from sparserl.agents import losses
 from sparserl.agents.config import RainbowConfig
+from sparserl.agents.presets import ATARI_100K_ENV, RAINBOW_PRESETS
+from sparserl.agents.registry import register_agent
 from sparserl.agents.value_agent import ValueAgent
 
 
@@ -59,3 +61,6 @@ class Rainbow(ValueAgent):
         )
         target = jax.lax.stop_gradient(target)
         return -jnp.sum(target * jax.nn.log_softmax(logits, axis=-1), axis=-1)
+
+
+register_agent(Rainbow, RainbowConfig, RAINBOW_PRESETS, env_presets={"der": ATARI_100K_ENV})

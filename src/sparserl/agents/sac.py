@@ -13,6 +13,8 @@ import optax
 
 from sparserl.agents.off_policy import OffPolicyAgent, weighted
 from sparserl.agents.off_policy_config import SACConfig
+from sparserl.agents.presets import SAC_PRESETS
+from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import GaussianActor, TwinCritic
 
 _LOG_2 = math.log(2.0)
@@ -109,3 +111,6 @@ class SAC(OffPolicyAgent):
             "alpha": weighted(alpha),
         }
         return nets, extra, losses
+
+
+register_agent(SAC, SACConfig, SAC_PRESETS)

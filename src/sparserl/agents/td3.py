@@ -10,6 +10,8 @@ import jax.numpy as jnp
 
 from sparserl.agents.off_policy import OffPolicyAgent, weighted
 from sparserl.agents.off_policy_config import TD3Config
+from sparserl.agents.presets import TD3_PRESETS, ds_td3_methods
+from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import DeterministicActor, TwinCritic
 
 
@@ -72,3 +74,6 @@ class TD3(OffPolicyAgent):
             "actor_loss": weighted(policy_loss, delayed),
         }
         return nets, extra, losses
+
+
+register_agent(TD3, TD3Config, TD3_PRESETS, method_presets={"ds-td3": ds_td3_methods})

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -12,8 +12,10 @@ import jax.numpy as jnp
 
 from sparserl.agents.config import ValueConfig
 from sparserl.agents.errors import AgentConfigError
-from sparserl.envs import JaxEnv
 from sparserl.nets import make_q_network
+
+if TYPE_CHECKING:  # importing sparserl.envs would load every simulator
+    from sparserl.envs import JaxEnv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,8 @@ class ValueAgent:
 
     config: ValueConfig
     name: ClassVar[str] = "value"
+    family: ClassVar[str] = "value"  # trained by the value loops (JAX envs, Atari)
+    network_names: ClassVar[tuple[str, ...]] = ("online",)
     num_atoms: ClassVar[int] = 1
     quantile_embedding_dim: ClassVar[int | None] = None
 
@@ -51,6 +55,12 @@ class ValueAgent:
                 f"{cls.name} needs discrete actions but {env.env_id} has continuous actions "
                 f"of shape {env.action_shape}; use sac or td3 for it"
             )
+
+    @classmethod
+    def for_env(cls, config: ValueConfig, env: JaxEnv) -> ValueAgent:
+        """The agent with `config` for `env` (refused if it cannot act there)."""
+        cls.check_env(env)
+        return cls(config)
 
     def network(self, env: JaxEnv) -> nn.Module:
         """The Q-network for this environment (its default body unless the config names one)."""

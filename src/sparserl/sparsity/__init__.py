@@ -1,9 +1,17 @@
 """sparserl.sparsity: the sparsity engine, usable with any Flax/optax model.
 
-It imports nothing from agents, envs or training code. See the README's library section.
+Distributions of a budget over layers, masks, schedules, the sparse methods and their
+registry (`register_method`), the masked optimizer, target policies, init and FLOP counts.
+It imports nothing from agents, envs or training code and loads no simulator. See the
+README's library section.
 """
 
-from sparserl.sparsity.distributions import DISTRIBUTIONS, layer_densities, layer_nonzeros
+from sparserl.sparsity.distributions import (
+    DISTRIBUTIONS,
+    SPARSITY_RANGE,
+    layer_densities,
+    layer_nonzeros,
+)
 from sparserl.sparsity.errors import SparsityConfigError
 from sparserl.sparsity.flops import inference_flops, layer_flops, rigl_training_flops
 from sparserl.sparsity.initialization import sparsity_aware_scale
@@ -23,12 +31,21 @@ from sparserl.sparsity.methods import (
     Dense,
     DynamicSparse,
     LotteryTicket,
+    MaskedMethod,
     Prune,
     RigL,
     SparseMethod,
     SparseState,
     Static,
+    all_option_names,
+    check_option,
     make_method,
+    map_sparse_layers,
+    method_class,
+    option_from_text,
+    option_names,
+    register_method,
+    unregister_method,
 )
 from sparserl.sparsity.optimizer import masked, moment_trees, reset_moments
 from sparserl.sparsity.schedules import cosine_drop_fraction, cubic_sparsity, pruning_progress
@@ -39,18 +56,22 @@ __all__ = [
     "DISTRIBUTIONS",
     "METHODS",
     "SET",
+    "SPARSITY_RANGE",
     "TARGET_POLICIES",
     "Dense",
     "DynamicSparse",
     "LotteryTicket",
+    "MaskedMethod",
     "Prune",
     "RigL",
     "SparseMethod",
     "SparseState",
     "SparsityConfigError",
     "Static",
+    "all_option_names",
     "apply_masks",
     "budget_table",
+    "check_option",
     "cosine_drop_fraction",
     "cubic_sparsity",
     "inference_flops",
@@ -59,18 +80,24 @@ __all__ = [
     "layer_flops",
     "layer_nonzeros",
     "make_method",
+    "map_sparse_layers",
     "mask_counts",
     "mask_violations",
     "masked",
+    "method_class",
     "moment_trees",
     "nonzero_counts",
+    "option_from_text",
+    "option_names",
     "parameter_count",
     "polyak",
     "pruning_progress",
     "random_mask",
+    "register_method",
     "reset_moments",
     "rigl_training_flops",
     "sparsity_aware_scale",
     "sync_target",
     "top_k_mask",
+    "unregister_method",
 ]

@@ -26,10 +26,11 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from sparserl.sparsity.errors import SparsityConfigError
+from sparserl.types import Shapes
+from sparserl.validation import Range, check_number, positive
 
 DISTRIBUTIONS = ("uniform", "erk", "er")
-
-Shapes = Mapping[str, tuple[int, ...]]
+SPARSITY_RANGE = Range(0, 1, high_open=True)  # a fraction of zeros; 1 would remove every weight
 
 
 def round_half_up(x: float) -> int:
@@ -61,12 +62,7 @@ def _er_score(shape: tuple[int, ...]) -> float:
 
 def check_sparsity(sparsity: object, *, name: str = "sparsity") -> float:
     """The sparsity as a float, or an error naming the bad value and the allowed range [0, 1)."""
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.floating)):
-        raise SparsityConfigError(f"{name} must be a number in [0, 1), got {sparsity!r}")
-    value = float(sparsity)
-    if not 0.0 <= value < 1.0:
-        raise SparsityConfigError(f"{name} must be in [0, 1), got {value}")
-    return value
+    return float(check_number(name, sparsity, SPARSITY_RANGE, SparsityConfigError))
 
 
 def _check_layers(names: Iterable[str], shapes: Shapes, what: str) -> None:
@@ -105,9 +101,7 @@ def _check_lambdas(shapes: Shapes, sparse: list[str], er_lambda: Mapping[str, fl
             f"er_lambda has no lambda for layer(s) {missing}; give one or list them in dense_layers"
         )
     for name in sparse:
-        lam = er_lambda[name]
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam > 0:
-            raise SparsityConfigError(f"er_lambda[{name!r}] must be a positive number, got {lam!r}")
+        check_number(f"er_lambda[{name!r}]", er_lambda[name], positive, SparsityConfigError)
 
 
 def _er_connections(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparserl.sparsity.masks import Mask, PyTree
+from sparserl.types import Mask, PyTree
 
 
 def sparsity_aware_scale(params: PyTree, masks: Mask) -> PyTree:

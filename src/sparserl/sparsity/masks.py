@@ -14,8 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-PyTree = Any
-Mask = PyTree  # bool arrays for sparse kernels, None for leaves kept dense
+from sparserl.types import Mask, PyTree
 
 
 def _key_name(key: Any) -> str:

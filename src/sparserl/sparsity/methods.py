@@ -10,12 +10,18 @@ All state is a pytree, so seeds (`key`), sparsity levels (`targets`, exact per-l
 computed on the host by `targets(params, sparsity)`) and drop fractions can be vmapped. The
 step is a separate argument so that, left unbatched, topology updates stay a real `lax.cond`
 and cost nothing on the steps between them.
+
+A new method subclasses `SparseMethod` (dense) or `MaskedMethod` (a budget spread over the
+layers), declares its options as dataclass fields (`validation.option` for ranges), overrides
+the hooks `initial_masks`, `is_update_step`, `evolve` and `init_extra` it needs, and calls
+`register_method(cls)`: `make_method`, the CLI and sweep specs then know it by its `name`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import jax
@@ -33,8 +39,6 @@ from sparserl.sparsity.distributions import (
 from sparserl.sparsity.errors import SparsityConfigError
 from sparserl.sparsity.initialization import sparsity_aware_scale
 from sparserl.sparsity.masks import (
-    Mask,
-    PyTree,
     apply_masks,
     kernel_shapes,
     map_kernels,
@@ -44,9 +48,20 @@ from sparserl.sparsity.masks import (
 from sparserl.sparsity.optimizer import reset_moments
 from sparserl.sparsity.schedules import cosine_drop_fraction, pruning_progress
 from sparserl.sparsity.targets import TARGET_POLICIES, sync_target
-from sparserl.validation import check_fields, check_value, declared, one_of, option, positive, unit
+from sparserl.types import Mask, PyTree, Shapes
+from sparserl.validation import (
+    check_fields,
+    check_value,
+    declared,
+    from_text,
+    literal,
+    name_numbers,
+    one_of,
+    option,
+    positive,
+    unit,
+)
 
-Shapes = Mapping[str, tuple[int, ...]]
 # The level of a sparse method given none: 90%, the level of Graesser et al. 2022's per-agent
 # comparisons (IQM at 90% sparsity across architectures and algorithms).
 DEFAULT_SPARSITY = 0.9
@@ -60,14 +75,17 @@ class SparseState:
     nonzeros: PyTree  # int32 target count per sparse kernel (final count for Prune)
     drop_fraction: jax.Array  # initial drop fraction (SET/RigL) or eta (DynamicSparse)
     key: jax.Array
+    # Method-specific state (`init_extra`, `evolve`): empty for the built-in methods.
+    extra: PyTree = struct.field(default_factory=dict)
 
 
 def _is_none(x: Any) -> bool:
     return x is None
 
 
-def _map_layers(fn: Callable, masks: Mask, *trees: PyTree) -> PyTree:
-    """`fn(index, mask, *leaves)` at every sparse layer of `masks`; None at dense leaves."""
+def map_sparse_layers(fn: Callable, masks: Mask, *trees: PyTree) -> PyTree:
+    """`fn(index, mask, *leaves)` at every sparse layer of `masks` (leaves of `trees` at the
+    same place); None at dense leaves. `index` numbers the sparse layers, e.g. to fold a key."""
     flat, treedef = jax.tree.flatten(masks, is_leaf=_is_none)
     leaves = [treedef.flatten_up_to(t) for t in trees]
     return treedef.unflatten(
@@ -124,7 +142,7 @@ class SparseMethod:
         if targets is None:
             targets = self.targets(params)
         mask_key, state_key = jax.random.split(key)
-        masks = self._initial_masks(params, targets, mask_key)
+        masks = self.initial_masks(params, targets, mask_key)
         return self._start(params, masks, targets, drop_fraction, state_key)
 
     def _start(self, params, masks, targets, drop_fraction, key) -> tuple[PyTree, SparseState]:
@@ -138,11 +156,17 @@ class SparseMethod:
             nonzeros=jax.tree.map(lambda k: jnp.asarray(k, jnp.int32), targets),
             drop_fraction=jnp.asarray(drop_fraction, jnp.float32),
             key=key,
+            extra=self.init_extra(params, masks),
         )
         return params, state
 
-    def _initial_masks(self, params: PyTree, targets: PyTree, key: jax.Array) -> Mask:
+    def initial_masks(self, params: PyTree, targets: PyTree, key: jax.Array) -> Mask:
+        """The masks at init from per-layer target counts (a tree like the masks)."""
         return jax.tree.map(lambda _: None, targets, is_leaf=_is_none)
+
+    def init_extra(self, params: PyTree, masks: Mask) -> PyTree:
+        """The method-specific state at init (`SparseState.extra`); none by default."""
+        return {}
 
     def is_update_step(self, step) -> jax.Array:
         """Whether `update` changes the topology after optimizer step number `step`."""
@@ -159,28 +183,34 @@ class SparseMethod:
         if not self.evolves:
             return params, opt_state, state
 
-        def evolve(operands):
+        def changed(operands):
             state, params, grads = operands
             key, sub = jax.random.split(state.key)
-            return self._evolve(state, params, grads, step, sub), key
+            masks, extra = self.evolve(state, params, grads, step, sub)
+            return masks, key, extra
 
         def unchanged(operands):
-            return operands[0].masks, operands[0].key
+            return operands[0].masks, operands[0].key, operands[0].extra
 
         # Only the new masks come out of the cond; params and moments are re-masked outside
         # it (a few elementwise selects). Routing params and optimizer state through the cond
         # made every step of a scanned SET loop ~14% slower on XLA:CPU.
         grads = grads if self.uses_gradients else None
-        new, key = jax.lax.cond(
-            self.is_update_step(step), evolve, unchanged, (state, params, grads)
+        new, key, extra = jax.lax.cond(
+            self.is_update_step(step), changed, unchanged, (state, params, grads)
         )
         survivors = _both(state.masks, new)
         params = apply_masks(params, survivors)
         opt_state = reset_moments(opt_state, survivors)
-        return params, opt_state, state.replace(masks=new, key=key)
+        return params, opt_state, state.replace(masks=new, key=key, extra=extra)
 
-    def _evolve(self, state, params, grads, step, key) -> Mask:
-        """The new topology after optimizer step `step`."""
+    def evolve(
+        self, state: SparseState, params: PyTree, grads: PyTree | None, step, key: jax.Array
+    ) -> tuple[Mask, PyTree]:
+        """(new masks, new `extra`) on an update step after optimizer step `step`; `grads`
+        is None unless the class sets `uses_gradients`. Each sparse layer must keep its
+        target count (`state.nonzeros`) of active weights, as the masks and counts in the
+        metrics assume."""
         raise NotImplementedError
 
     def sync_target(self, state: SparseState, online: PyTree, target: PyTree, tau) -> PyTree:
@@ -196,10 +226,13 @@ class SparseMethod:
 class Dense(SparseMethod):
     """The dense baseline: every weight trained, nothing masked."""
 
+    name: ClassVar[str] = "dense"
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class _Sparse(SparseMethod):
-    """Fields shared by every method that masks: the budget and how it is spread."""
+class MaskedMethod(SparseMethod):
+    """Base of every method that masks: the budget and how it is spread over the layers,
+    and random initial masks with the exact per-layer counts."""
 
     # None: 0.9, or with er_lambda the lambdas' own counts; a level with er_lambda scales the
     # lambdas together to meet it (see `distributions`). Range: check_sparsity below.
@@ -208,7 +241,8 @@ class _Sparse(SparseMethod):
     distribution: str = option("erk", one_of(DISTRIBUTIONS))
     dense_layers: tuple[str, ...] = ()  # one layer name is taken as a 1-tuple
     dense_output: bool = False
-    er_lambda: Any = None  # {layer: lambda} for distribution="er" (Sokar et al. 2022, Eq. 2)
+    # {layer: lambda} for distribution="er" (Sokar et al. 2022, Eq. 2); text: LAYER=L,...
+    er_lambda: Any = option(None, parse=name_numbers)
     sparsity_aware_init: bool = True  # Graesser et al. 2022 Sec. 4.7: recommended for SET/RigL
 
     def __post_init__(self) -> None:
@@ -248,22 +282,22 @@ class _Sparse(SparseMethod):
             er_lambda=None if self.er_lambda is None else dict(self.er_lambda),
         )
 
-    def _initial_masks(self, params, targets, key):
+    def initial_masks(self, params, targets, key):
         def layer(i, _, p, k):
             return random_mask(jax.random.fold_in(key, i), p.shape, k)
 
-        return _map_layers(layer, targets, params, targets)
+        return map_sparse_layers(layer, targets, params, targets)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Static(_Sparse):
+class Static(MaskedMethod):
     """Random sparse topology at init, fixed for the whole run (Graesser et al. 2022)."""
 
     name: ClassVar[str] = "static"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class LotteryTicket(_Sparse):
+class LotteryTicket(MaskedMethod):
     """Lottery-ticket rewind (Frankle & Carbin 2019): retrain from the original initial
     weights with the final mask of a Prune run, fixed. `init(..., masks=pruned.masks)`."""
 
@@ -287,7 +321,7 @@ def _schedule_step(fraction: float, total_steps: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Prune(_Sparse):
+class Prune(MaskedMethod):
     """Gradual magnitude pruning (Zhu & Gupta 2017) with the cubic schedule; dense at init,
     pruned every `update_interval` steps between t_start and t_end, fixed afterwards."""
 
@@ -316,7 +350,7 @@ class Prune(_Sparse):
     def end_step(self) -> int:
         return max(_schedule_step(self.end_fraction, self.total_steps), self.start_step + 1)
 
-    def _initial_masks(self, params, targets, key):
+    def initial_masks(self, params, targets, key):
         return jax.tree.map(
             lambda k, p: None if k is None else jnp.ones(p.shape, bool),
             targets,
@@ -335,11 +369,12 @@ class Prune(_Sparse):
         pruned = jnp.floor((size - final_count) * progress + 0.5).astype(jnp.int32)
         return size - pruned
 
-    def _evolve(self, state, params, grads, step, key):
+    def evolve(self, state, params, grads, step, key):
         def layer(i, mask, w, k):
             return top_k_mask(jnp.where(mask, jnp.abs(w), -1.0), self.kept_count(w.size, k, step))
 
-        return _map_layers(layer, state.masks, params, state.nonzeros)
+        masks = map_sparse_layers(layer, state.masks, params, state.nonzeros)
+        return masks, state.extra
 
     def pruning_steps(self) -> np.ndarray:
         """The optimizer steps after which the mask shrinks (host-side mirror of the schedule)."""
@@ -365,7 +400,7 @@ class Prune(_Sparse):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SET(_Sparse):
+class SET(MaskedMethod):
     """Sparse Evolutionary Training (Mocanu et al. 2018): every `update_interval` steps drop the
     smallest-magnitude fraction of each layer and regrow as many at random; the fraction decays
     with a cosine to 0 at `end_fraction` of training (Graesser et al. 2022)."""
@@ -391,24 +426,27 @@ class SET(_Sparse):
     def current_drop_fraction(self, state: SparseState, step):
         return cosine_drop_fraction(step, state.drop_fraction, self.end_step)
 
-    def _grow_scores(self, w, g, key):
+    def grow_scores(self, w, g, key):
+        """Where to regrow (highest first) in a layer of weights `w`, gradients `g`: at
+        random (SET); RigL overrides it with the gradient magnitude."""
         return jax.random.uniform(key, w.shape)
 
     def _grow_tiebreak(self, key):
         return None
 
-    def _evolve(self, state, params, grads, step, key):
+    def evolve(self, state, params, grads, step, key):
         fraction = self.current_drop_fraction(state, step)
 
         def layer(i, mask, w, g, k):
             drop_key, grow_key = jax.random.split(jax.random.fold_in(key, i))
             n_drop = jnp.floor(fraction * k + 0.5).astype(jnp.int32)
             kept = top_k_mask(jnp.where(mask, jnp.abs(w), -1.0), k - n_drop)
-            scores = jnp.where(kept, -1.0, self._grow_scores(w, g, grow_key))
+            scores = jnp.where(kept, -1.0, self.grow_scores(w, g, grow_key))
             return kept | top_k_mask(scores, n_drop, key=self._grow_tiebreak(drop_key))
 
         grads = params if grads is None else grads  # SET's growth ignores them
-        return _map_layers(layer, state.masks, params, grads, state.nonzeros)
+        masks = map_sparse_layers(layer, state.masks, params, grads, state.nonzeros)
+        return masks, state.extra
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -419,7 +457,7 @@ class RigL(SET):
     name: ClassVar[str] = "rigl"
     uses_gradients: ClassVar[bool] = True
 
-    def _grow_scores(self, w, g, key):
+    def grow_scores(self, w, g, key):
         return jnp.abs(g)
 
     def _grow_tiebreak(self, key):
@@ -432,7 +470,7 @@ class RigL(SET):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DynamicSparse(_Sparse):
+class DynamicSparse(MaskedMethod):
     """DS-TD3's dynamic sparse training (Sokar et al. 2022): Erdos-Renyi topology; every
     `update_interval` (e) steps remove the fraction `drop_fraction` (eta) of each layer's weights
     closest to zero -- the smallest positive and the largest negative ones, eta of each sign --
@@ -450,7 +488,7 @@ class DynamicSparse(_Sparse):
     def is_update_step(self, step):
         return jnp.asarray(step) % self.update_interval == 0
 
-    def _evolve(self, state, params, grads, step, key):
+    def evolve(self, state, params, grads, step, key):
         eta = state.drop_fraction
 
         def layer(i, mask, w, k):
@@ -464,18 +502,77 @@ class DynamicSparse(_Sparse):
             random = jax.random.uniform(jax.random.fold_in(key, i), w.shape)
             return kept | top_k_mask(jnp.where(kept, -1.0, random), d_pos + d_neg)
 
-        return _map_layers(layer, state.masks, params, state.nonzeros)
+        masks = map_sparse_layers(layer, state.masks, params, state.nonzeros)
+        return masks, state.extra
 
 
-METHODS: dict[str, type[SparseMethod]] = {
-    cls.name: cls for cls in (Dense, Static, Prune, SET, RigL, DynamicSparse, LotteryTicket)
-}
+_REGISTRY: dict[str, type[SparseMethod]] = {}
+# Method name -> class, in registration order: a live, read-only view of the registry.
+METHODS: Mapping[str, type[SparseMethod]] = MappingProxyType(_REGISTRY)
+# Field types `validation.check_fields` checks (tuple items: int or str); Any is unchecked.
+_CHECKED_KINDS = (None, bool, int, float, str, tuple)
+
+
+def register_method(cls: type[SparseMethod]) -> type[SparseMethod]:
+    """Make method class `cls` known by its `name` to `make_method`, the CLI and sweep specs;
+    returns `cls`, so it also works as a class decorator. `cls` is a frozen dataclass
+    subclassing SparseMethod that sets its own `name: ClassVar[str]`; every option is an
+    init field of a type `validation` checks."""
+    if not (isinstance(cls, type) and issubclass(cls, SparseMethod)):
+        raise SparsityConfigError(f"register_method takes a SparseMethod subclass, got {cls!r}")
+    name = vars(cls).get("name")
+    if not isinstance(name, str) or not name or name in {f.name for f in dataclasses.fields(cls)}:
+        raise SparsityConfigError(
+            f"{cls.__name__} must set its own name as a class constant, "
+            f"name: ClassVar[str] = '...', got {name!r}"
+        )
+    if not cls.__dataclass_params__.frozen:
+        raise SparsityConfigError(
+            f"{cls.__name__} must be a frozen dataclass "
+            "(@dataclasses.dataclass(frozen=True, kw_only=True))"
+        )
+    for field in declared(cls).values():
+        if field.kind not in _CHECKED_KINDS or field.item not in (None, int, str):
+            raise SparsityConfigError(
+                f"{cls.__name__}.{field.name}: options are bool, int, float, str, "
+                "tuple[int, ...], tuple[str, ...] (each may be | None) or Any"
+            )
+    known = _REGISTRY.get(name)
+    if known is not None and known is not cls:
+        raise SparsityConfigError(
+            f"method name {name!r} is taken by {known.__module__}.{known.__qualname__}; "
+            f"registered: {list(_REGISTRY)}"
+        )
+    _REGISTRY[name] = cls
+    return cls
+
+
+def unregister_method(name: str) -> None:
+    """Forget method `name` (e.g. one a test or a notebook registered); unknown: an error."""
+    method_class(name)
+    del _REGISTRY[name]
+
+
+for _builtin in (Dense, Static, Prune, SET, RigL, DynamicSparse, LotteryTicket):
+    register_method(_builtin)
+
+
+def method_class(name: str) -> type[SparseMethod]:
+    """The class of method `name`, or an error listing the registered methods."""
+    if name not in _REGISTRY:
+        raise SparsityConfigError(f"unknown method {name!r}; choose one of {list(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def _init_fields(cls: type) -> list[str]:
+    """The options of a method class: its init fields, never class constants (`name`)."""
+    return [f.name for f in dataclasses.fields(cls) if f.init]
 
 
 def _option_classes(name: str) -> list[type[SparseMethod]]:
     """The classes whose fields are the options of method `name`: its own; a lottery rewind's
     also the Prune run's that finds its masks (train.spec builds both from the same options)."""
-    own = METHODS[name]
+    own = method_class(name)
     return [own, Prune] if own is LotteryTicket else [own]
 
 
@@ -484,7 +581,15 @@ def option_names(name: str) -> list[str]:
     constants such as `name` or `evolves`."""
     names: list[str] = []
     for cls in _option_classes(name):
-        names += [f.name for f in dataclasses.fields(cls) if f.init and f.name not in names]
+        names += [f for f in _init_fields(cls) if f not in names]
+    return names
+
+
+def all_option_names() -> list[str]:
+    """Every option of some registered method, in registration order."""
+    names: list[str] = []
+    for cls in _REGISTRY.values():
+        names += [f for f in _init_fields(cls) if f not in names]
     return names
 
 
@@ -495,12 +600,21 @@ def check_option(name: str, option: str, value: Any) -> Any:
     return check_value(cls, option, value, SparsityConfigError)
 
 
+def option_from_text(option: str, text: str) -> Any:
+    """Method option `option` read from command-line text by the type its methods declare
+    (an option name means the same in every method); a name no method has: a literal, for
+    `make_method` to reject by name."""
+    for cls in _REGISTRY.values():
+        if option in declared(cls):
+            return from_text(cls, option, text)
+    return literal(text)
+
+
 def make_method(name: str, **options: Any) -> SparseMethod:
-    """Build a method by name (`dense`, `static`, `prune`, `set`, `rigl`, `ds`, `lottery`)."""
-    if name not in METHODS:
-        raise SparsityConfigError(f"unknown method {name!r}; choose one of {list(METHODS)}")
-    cls = METHODS[name]
-    allowed = [f.name for f in dataclasses.fields(cls)]
+    """Build a registered method by name (`dense`, `static`, `prune`, `set`, `rigl`, `ds`,
+    `lottery`, and any added by `register_method`)."""
+    cls = method_class(name)
+    allowed = _init_fields(cls)
     unknown = [k for k in options if k not in allowed]
     if unknown:
         raise SparsityConfigError(

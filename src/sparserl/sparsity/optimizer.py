@@ -8,7 +8,8 @@ import jax
 import optax
 
 from sparserl.sparsity.errors import SparsityConfigError
-from sparserl.sparsity.masks import Mask, PyTree, apply_masks
+from sparserl.sparsity.masks import apply_masks
+from sparserl.types import Mask, PyTree
 
 # optax states that hold per-parameter moments, and the fields holding them.
 MOMENT_FIELDS: dict[type, tuple[str, ...]] = {

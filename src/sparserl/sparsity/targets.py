@@ -10,7 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparserl.sparsity.masks import Mask, PyTree, apply_masks, top_k_mask
+from sparserl.sparsity.masks import apply_masks, top_k_mask
+from sparserl.types import Mask, PyTree
 
 TARGET_POLICIES = ("copy_mask", "prune_magnitude")
 

@@ -11,17 +11,23 @@ from typing import Any
 
 import yaml
 
-from sparserl.agents import ACTOR_CRITIC, AGENTS, SWEEPABLE, AgentConfigError, agent_config
+from sparserl.agents import AGENTS, SWEEPABLE, AgentConfigError, agent_config, agent_entry
 from sparserl.envs import ENVS
-from sparserl.sparsity import METHODS, SparsityConfigError
-from sparserl.sparsity.methods import check_option, option_names
-from sparserl.validation import check_value
+from sparserl.sparsity import (
+    METHODS,
+    SPARSITY_RANGE,
+    SparsityConfigError,
+    check_option,
+    option_names,
+)
+from sparserl.validation import Range, check_value, is_a, positive
 
-# Every top-level key with the type it takes, for the error messages.
+# Every top-level key with the type it takes, for the error messages (the registries' names
+# are listed where a name is unknown, so agents and methods registered later are included).
 KEYS: dict[str, str] = {
     "name": "a string",
-    "agents": f"a non-empty list of agents from {list(AGENTS)}",
-    "envs": f"a non-empty list of environment ids from {list(ENVS)}",
+    "agents": "a non-empty list of agent names",
+    "envs": "a non-empty list of environment ids",
     "methods": "a non-empty list of method names or {name: METHOD, OPTION: VALUE, ...} entries",
     "sparsities": "a non-empty list of numbers in [0, 1)",
     "seeds": "a positive integer",
@@ -102,12 +108,8 @@ def _fail(key: str, value: Any, expected: str) -> SweepSpecError:
     return SweepSpecError(f"{key}: expected {expected}, got {text} ({type(value).__name__})")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if not is_a(int, value) or not positive(value):
         raise _fail(key, value, "a positive integer")
     return value
 
@@ -142,7 +144,7 @@ def _numbers(key: str, value: Any, valid: Callable[[float], bool]) -> tuple[floa
     expected = KEYS.get(key, "a non-empty list of numbers")
     numbers = _list(key, value, expected)
     for number in numbers:
-        if not _is_number(number) or not valid(number):
+        if not is_a(float, number) or not valid(number):
             raise _fail(key, number, expected)
     _no_duplicates(key, numbers)
     return tuple(float(n) for n in numbers)
@@ -282,7 +284,7 @@ def _sweep(value: Any, agents: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
         for number in out[name]:
             for agent in agents:
                 try:
-                    check_value(AGENTS[agent][1], name, number, ValueError)
+                    check_value(agent_entry(agent).config, name, number, ValueError)
                 except ValueError as error:
                     raise SweepSpecError(f"sweep.{name}: {error}") from None
     return out
@@ -305,8 +307,8 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
     methods = _methods(data["methods"])
     sparsities = ()
     if "sparsities" in data:
-        sparsities = _numbers("sparsities", data["sparsities"], lambda s: 0 <= s < 1)
-    widths = _numbers("widths", data.get("widths", [1.0]), lambda w: w > 0)
+        sparsities = _numbers("sparsities", data["sparsities"], SPARSITY_RANGE)
+    widths = _numbers("widths", data.get("widths", [1.0]), positive)
     if any(e.match_sparsity for e in methods):
         if not sparsities:
             raise SweepSpecError(
@@ -346,16 +348,17 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
 # Set by other keys of the spec, never by an axis.
 _NOT_AXES = {"width": "widths", "sparsity": "sparsities", "seed": "seeds", "total_steps": "steps"}
 ACTOR_FRACTION = "actor_fraction"
+ACTOR_FRACTION_RANGE = Range(0, 1, low_open=True, high_open=True)
 
 
 def is_actor_critic(agent: str) -> bool:
     """Whether `agent` has an actor and a critic (and so an actor_fraction)."""
-    return issubclass(AGENTS[agent][0], ACTOR_CRITIC)
+    return agent_entry(agent).family != "value"
 
 
 def agent_option_names(agent: str) -> list[str]:
     """The options of `agent`'s config."""
-    return [f.name for f in dataclasses.fields(AGENTS[agent][1])]
+    return [f.name for f in dataclasses.fields(agent_entry(agent).config)]
 
 
 def method_option_names(entry: MethodEntry) -> list[str]:
@@ -402,13 +405,13 @@ def _check_axis_value(key: str, name: str, value: Any, spec: SweepSpec) -> None:
     """`value` must fit option `name` as each agent and sparse method of the sweep that has it
     declares it (type and range); actor_fraction must lie in (0, 1)."""
     if name == ACTOR_FRACTION:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        if not is_a(float, value) or not ACTOR_FRACTION_RANGE(value):
             raise _fail(key, value, "a number in (0, 1)")
         return
     try:
         for agent in spec.agents:
             if name in agent_option_names(agent):
-                check_value(AGENTS[agent][1], name, value, ValueError)
+                check_value(agent_entry(agent).config, name, value, ValueError)
         for entry in spec.methods:
             if name in method_option_names(entry):
                 check_option(entry.name, name, value)
