@@ -17,6 +17,7 @@ from typing import NoReturn
 from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
 from sparserl.envs import ENVS, EnvConfigError, make_env
 from sparserl.report import build as report_build
+from sparserl.rundir.atomic import OutputError
 from sparserl.sparsity import METHODS, SparsityConfigError, budget_table, make_method
 from sparserl.sparsity.distributions import DISTRIBUTIONS
 from sparserl.sparsity.summary import mlp_shapes, spreads_unevenly, uniform_comparison
@@ -25,7 +26,6 @@ from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
 from sparserl.train.accounting import agent_budget
-from sparserl.train.outputs import OutputError
 
 CONFIG_ERRORS = (
     SparsityConfigError,

@@ -1,0 +1,34 @@
+"""sparserl.rundir: the run-directory format (one schema for every file name, column and
+field), its atomic writer, its checked readers, the networks a run saves, and the policies
+and evaluations rebuilt from them."""
+
+from sparserl.rundir.atomic import OutputError, atomic_file, remove_file, write_csv, write_json
+from sparserl.rundir.files import RunFileError
+from sparserl.rundir.networks import (
+    NetworksFileError,
+    SavedNetworks,
+    load_networks,
+    save_networks,
+    saved_steps,
+)
+from sparserl.rundir.schema import FORMAT_VERSION, FormatVersionError
+from sparserl.rundir.status import RunRecord, RunStatus, inspect_run
+
+__all__ = [
+    "FORMAT_VERSION",
+    "FormatVersionError",
+    "NetworksFileError",
+    "OutputError",
+    "RunFileError",
+    "RunRecord",
+    "RunStatus",
+    "SavedNetworks",
+    "atomic_file",
+    "inspect_run",
+    "load_networks",
+    "remove_file",
+    "save_networks",
+    "saved_steps",
+    "write_csv",
+    "write_json",
+]
