@@ -14,7 +14,20 @@ from sparserl.rundir.networks import (
 from sparserl.rundir.schema import FORMAT_VERSION, FormatVersionError
 from sparserl.rundir.status import RunRecord, RunStatus, inspect_run
 
+# Rebuilding a policy needs JAX, the agents and the environments; readers of results do not.
+_POLICY = ("LoadedRun", "evaluate", "load_policy", "load_run")
+
+
+def __getattr__(name: str):
+    if name in _POLICY:
+        from sparserl.rundir import policy
+
+        return getattr(policy, name)
+    raise AttributeError(f"module 'sparserl.rundir' has no attribute {name!r}")
+
+
 __all__ = [
+    *_POLICY,
     "FORMAT_VERSION",
     "FormatVersionError",
     "NetworksFileError",

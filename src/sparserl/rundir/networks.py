@@ -195,20 +195,22 @@ class NetworkWriter:
         last = evaluation == self.evaluations
         return last or (self.every is not None and evaluation % self.every == 0)
 
-    def write(self, run_dir: Path, index: int, evaluation: int, step: int) -> None:
-        """Save run `index`'s networks after evaluation `evaluation` (at env step `step`)."""
-        networks = self.runner.networks()
-        saved = {
-            name: network_fields(run_slice(net, index), run_slice(self.initial[name], index))
-            for name, net in networks.items()
+    def write(self, run_dirs: list[tuple[int, Path]], evaluation: int, step: int) -> None:
+        """Save the networks of every (grid index, directory) of `run_dirs` after evaluation
+        `evaluation` (at env step `step`)."""
+        networks = {
+            name: network_fields(net, self.initial[name])
+            for name, net in self.runner.networks().items()
         }
-        save_networks(
-            run_dir,
-            saved,
-            step=step,
-            final=evaluation == self.evaluations,
-            evaluation=run_slice(self.runner.evaluation(), index),
-        )
+        used = _to_numpy(self.runner.evaluation())
+        for index, run_dir in run_dirs:
+            save_networks(
+                run_dir,
+                run_slice(networks, index),
+                step=step,
+                final=evaluation == self.evaluations,
+                evaluation=run_slice(used, index),
+            )
 
 
 def initial_params(networks: Mapping[str, Any]) -> dict[str, PyTree]:

@@ -53,7 +53,6 @@ DENSITY = "density/"  # + layer: active / the layer's dense size
 LEGACY_ACTIVE = "nonzeros/"  # format 0's name of the ACTIVE columns; renamed on read
 
 
-
 # ---- summary.json ------------------------------------------------------------------------------
 FINISHED, FAILED = "finished", "failed"  # its "status"
 SUMMARY_INTEGERS = ("parameters", "dense_parameters")  # in a finished summary, if there

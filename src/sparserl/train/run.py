@@ -24,10 +24,14 @@ from sparserl.rundir.schema import (
     ACTIVE,
     CONFIG,
     DENSITY,
+    EVAL_RETURN,
     FORMAT_KEY,
     FORMAT_VERSION,
     METRICS,
+    NETWORK_COLUMNS,
+    STEP,
     SUMMARY,
+    TRAINING_COLUMNS,
 )
 from sparserl.train.accounting import agent_budget
 from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
@@ -379,18 +383,21 @@ def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
             max(0, int(v[index]) - active[k])
             for k, v in metrics["target"].get("nonzero", {}).items()
         )
+        training = (float(metrics["train_return"][index]), int(metrics["train_episodes"][index]))
+        network = (
+            weights + other,
+            1.0 - weights / sum(dense_weights.values()),
+            outside["online"],
+            outside["target"],
+            target_excess,
+            round(now - t0, 3),
+        )
         row = {
-            "step": steps,
-            "eval_return": float(metrics["eval_return"][index]),
-            "train_return": float(metrics["train_return"][index]),
-            "train_episodes": int(metrics["train_episodes"][index]),
+            STEP: steps,
+            EVAL_RETURN: float(metrics["eval_return"][index]),
+            **dict(zip(TRAINING_COLUMNS, training, strict=True)),
             **{name: float(v[index]) for name, v in metrics["losses"].items()},
-            "parameters": weights + other,
-            "sparsity": 1.0 - weights / sum(dense_weights.values()),
-            "weights_outside_mask": outside["online"],
-            "target_weights_outside_mask": outside["target"],
-            "target_excess_nonzeros": target_excess,
-            "wall_s": round(now - t0, 3),
+            **dict(zip(NETWORK_COLUMNS, network, strict=True)),
         }
         row.update({f"{ACTIVE}{k}": active[k] for k in active})
         row.update({f"{DENSITY}{k}": active[k] / dense_weights[k] for k in active})
@@ -456,13 +463,13 @@ def _write_all(
     config after the first chunk, or the first after a resume if it is missing; the networks
     when due (the final ones before the summary marks the run finished)."""
     t0 = saver.t0
-    evaluation, step = len(history), history[-1][0]
-    for index, directory in output.directories(resolved, grid):
+    directories = output.directories(resolved, grid)
+    for index, directory in directories:
         if len(history) == 1 or not (directory / CONFIG).is_file():
             write_json(directory / CONFIG, _config(resolved, grid[index], methods_at))
         write_csv(directory / METRICS, _metric_rows(history, index, sizes, t0))
-        if networks.due(evaluation):
-            networks.write(directory, index, evaluation, step)
+    if networks.due(len(history)):
+        networks.write(directories, len(history), history[-1][0])
 
 
 # A run diverged when a chunk's mean loss (any of its losses) is non-finite or above this in
