@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,13 @@ def load_run(run_dir: str | Path, step: int | None = None) -> LoadedRun:
     run_dir = Path(run_dir)
     config = read_config(run_dir / CONFIG)
     saved = load_networks(run_dir, step)
-    env = make_env(config["env"], config.get("env_options") or {})
-    options = {k: _tuples(v) for k, v in config.get("agent_config", {}).items()}
-    agent = make_agent(config["agent"], env, config.get("preset"), options)
+    env, agent = _env_and_agent(
+        config["env"],
+        json.dumps(config.get("env_options") or {}, sort_keys=True),
+        config["agent"],
+        config.get("preset"),
+        json.dumps(config.get("agent_config") or {}, sort_keys=True),
+    )
     if not isinstance(agent, (ValueAgent, OffPolicyAgent, PPO)):
         raise TypeError(f"cannot rebuild the policy of agent {config['agent']!r}")
     params = {
@@ -143,6 +148,17 @@ def evaluate(run_dir: str | Path, step: int | None = None, episodes: int | None 
     key = jax.random.wrap_key_data(jnp.asarray(run.saved.evaluation["key"]))
     one = jax.tree.map(lambda x: jnp.asarray(x)[None], (run.params, run.obs_stats, key))
     return float(_compiled_evaluation(run.agent, run.env, episodes)(*one)[0])
+
+
+@functools.cache
+def _env_and_agent(
+    env_id: str, env_options: str, agent: str, preset: str | None, agent_config: str
+) -> tuple[Any, Any]:
+    """The environment and agent of a config (options as JSON text): built once per config,
+    so that runs of one sweep share their compiled policies and evaluations."""
+    env = make_env(env_id, json.loads(env_options))
+    options = {k: _tuples(v) for k, v in json.loads(agent_config).items()}
+    return env, make_agent(agent, env, preset, options)
 
 
 def _masked(params: PyTree, masks: PyTree) -> PyTree:
