@@ -133,7 +133,7 @@ def test_smoke_run_on_pong(agent, preset, method):
     assert row["weights_outside_mask"] == 0 and row["target_weights_outside_mask"] == 0
     resolved = resolve(spec)
     params = value_param_shapes(resolved)
-    counts = {k[len("nonzeros/") :]: v for k, v in row.items() if k.startswith("nonzeros/")}
+    counts = {k[len("active/") :]: v for k, v in row.items() if k.startswith("active/")}
     if sparse:
         assert counts == sp.mask_counts(resolved.method.targets(params, 0.9))
         assert 0.85 < row["sparsity"] < 0.95

@@ -19,9 +19,9 @@ import pytest
 from sparserl import cli
 from sparserl.report import write_report
 from sparserl.results import RunStatus, inspect_run
+from sparserl.rundir import OutputError, atomic_file, remove_file, write_json
 from sparserl.train.checkpoint import Checkpointer
 from sparserl.train.lock import LOCK_FILE, DirectoryInUse, hold
-from sparserl.train.outputs import OutputError, atomic_file, remove_file, write_json
 from sparserl.train.run import DIVERGED_LOSS, divergence
 from sparserl.train.spec import TrainSpec
 
@@ -39,7 +39,7 @@ HOLDER = """
 import sys, time
 from pathlib import Path
 from sparserl.train.lock import hold
-from sparserl.train.outputs import atomic_file
+from sparserl.rundir import atomic_file
 out = Path(sys.argv[1])
 with hold(out, "sweep", depth=2), atomic_file(out / "group" / "checkpoint.npz", "wb") as file:
     file.write(b"half a checkpoint")

@@ -390,7 +390,7 @@ def test_sparse_training_keeps_exact_mask_counts():
         "head": 17,
     }
     (row,) = result.metrics  # after 85 updates, with a RigL topology update every 20
-    counts = {k[len("nonzeros/") :]: v for k, v in row.items() if k.startswith("nonzeros/")}
+    counts = {k[len("active/") :]: v for k, v in row.items() if k.startswith("active/")}
     assert counts == expected
     assert row["weights_outside_mask"] == 0 and row["target_weights_outside_mask"] == 0
     assert np.isfinite(row["loss"]) and row["loss"] > 0

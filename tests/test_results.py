@@ -12,8 +12,8 @@ from sparserl.results import RunStatus, find_runs, inspect_run, load
 
 HEADER = (
     "step,eval_return,train_return,train_episodes,loss,parameters,sparsity,weights_outside_mask,"
-    "target_weights_outside_mask,target_excess_nonzeros,wall_s,nonzeros/encoder/dense_0,"
-    "nonzeros/head,density/encoder/dense_0,density/head"
+    "target_weights_outside_mask,target_excess_nonzeros,wall_s,active/encoder/dense_0,"
+    "active/head,density/encoder/dense_0,density/head"
 )
 
 
@@ -92,6 +92,33 @@ def test_finished_run(tmp_path):
     assert record.status == RunStatus.FINISHED and record.reason == ""
     assert record.metrics["step"].tolist() == [1000, 2000, 3000, 4000]
     assert record.config["seed"] == 0 and record.summary["final_return"] == 40.0
+
+
+def test_format_0_mask_counts_read_under_their_new_name(tmp_path):
+    """Runs written before the format had a version called the mask counts nonzeros/<layer>
+    and had no networks file: they still load, their counts as active/<layer>."""
+    run = _run(tmp_path, "a")
+    metrics = run / "metrics.csv"
+    metrics.write_text(metrics.read_text().replace("active/", "nonzeros/"))
+    record = inspect_run(run)
+    assert record.status == RunStatus.FINISHED
+    assert record.metrics["active/encoder/dense_0"].tolist() == [2048] * 4
+    assert record.metrics["active/head"].tolist() == [512] * 4
+    assert not any(c.startswith("nonzeros/") for c in record.metrics.columns)
+
+
+@pytest.mark.parametrize("name", ["config.json", "summary.json"])
+def test_a_newer_format_is_refused_by_name(tmp_path, name):
+    run = _run(tmp_path, "a")
+    data = json.loads((run / name).read_text())
+    (run / name).write_text(json.dumps({**data, "format_version": 2}))
+    record = inspect_run(run)
+    assert record.status == RunStatus.CORRUPT
+    assert record.reason == (
+        f"{name}: format_version 2 is newer than this sparserl reads (0 to 1); upgrade sparserl"
+    )
+    (run / name).write_text(json.dumps({**data, "format_version": "1"}))
+    assert inspect_run(run).reason == f"{name}: format_version '1' is not a version number"
 
 
 def test_partial_runs_stopped_before_the_summary(tmp_path):

@@ -21,12 +21,12 @@ import pytest
 import yaml
 
 from sparserl import cli, results
+from sparserl.rundir import OutputError, atomic
 from sparserl.sweeps import SweepSpecError, loads, run_sweep
 from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import SPEC_FILE, spec_data
-from sparserl.train import outputs, runners
+from sparserl.train import runners
 from sparserl.train.lock import LOCK_FILE, DirectoryInUse
-from sparserl.train.outputs import OutputError
 
 SPEC = """
 name: tiny
@@ -209,7 +209,7 @@ def test_diverged_loss_fails_the_run_with_its_step(tmp_path, learning_rate, fini
 
 def _fill_disk(monkeypatch, out: Path, room_for: tuple[str, ...]) -> None:
     """Writes under `out` fail for want of space, but those of the file names in `room_for`."""
-    mkstemp = outputs.tempfile.mkstemp
+    mkstemp = atomic.tempfile.mkstemp
 
     def no_space(*args, **kwargs):
         name = kwargs.get("prefix", "").strip(".")
@@ -217,7 +217,7 @@ def _fill_disk(monkeypatch, out: Path, room_for: tuple[str, ...]) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return mkstemp(*args, **kwargs)
 
-    monkeypatch.setattr(outputs.tempfile, "mkstemp", no_space)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", no_space)
 
 
 def _rerun_one(finished: Path, out: Path) -> Path:

@@ -118,7 +118,7 @@ def test_masks_hold_exact_counts_after_every_evaluation(rigl_grid):
     for result in results:
         expected = mask_counts(resolved.method.targets(params, result.point["sparsity"]))
         for row in result.metrics:
-            counts = {k[len("nonzeros/") :]: v for k, v in row.items() if k.startswith("nonzeros/")}
+            counts = {k[len("active/") :]: v for k, v in row.items() if k.startswith("active/")}
             assert counts == expected
             assert row["weights_outside_mask"] == 0 and row["target_weights_outside_mask"] == 0
         assert result.summary["parameters"] == sum(expected.values()) + 16 + 16 + 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparserl.results.files import RUN_FILES
+from sparserl.rundir.schema import RUN_FILES
 
 
 def find_runs(directory: str | Path, depth: int = 2) -> list[Path]:

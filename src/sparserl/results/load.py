@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from sparserl.results.discover import find_runs
-from sparserl.results.files import AGENT_NUMBERS
-from sparserl.results.run_dir import RunRecord, RunStatus, inspect_run
+from sparserl.rundir.schema import AGENT_NUMBERS, EVAL_RETURN, STEP, SUMMARY_COLUMNS
+from sparserl.rundir.status import RunRecord, RunStatus, inspect_run
 
 # match_sparsity: set for a parameter-matched dense run (the sparsity it is sized for);
 # actor_fraction: the actor's share of an actor-critic weight budget, if split
@@ -29,17 +29,6 @@ CONFIG_COLUMNS = (
 # The resolved agent and method configs as dicts, for what varies between runs beyond the
 # columns above (sweep axes, swept values).
 CONFIG_OBJECTS = ("agent_config", "method_config")
-# column: summary.json field; the config's sparsity is the target, the summary's the one reached
-SUMMARY_COLUMNS = {
-    "final_return": "final_return",
-    "parameters": "parameters",
-    "dense_parameters": "dense_parameters",
-    "final_sparsity": "sparsity",
-    "inference_flops": "inference_flops",
-    "training_flops_per_example": "training_flops_per_example",
-    "group_wall_s": "group_wall_s",
-    "finite_loss": "finite_loss",
-}
 RUN_COLUMNS = (
     ("run_id", "path", "status", "reason")
     + CONFIG_COLUMNS
@@ -141,6 +130,6 @@ def _distribution(method_config: Any) -> str | None:
 def _evaluations(metrics: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """All runs' metrics stacked, with run_id as the first column."""
     if not metrics:
-        return pd.DataFrame(columns=["run_id", "step", "eval_return"])
+        return pd.DataFrame(columns=["run_id", STEP, EVAL_RETURN])
     stacked = pd.concat(metrics, names=["run_id", None])
     return stacked.reset_index(level="run_id").reset_index(drop=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from sparserl.results.files import divergence_reason
-from sparserl.train.checkpoint import CHECKPOINT, Checkpointer
-from sparserl.train.outputs import OutputError, write_json
+from sparserl.rundir.atomic import OutputError, write_json
+from sparserl.rundir.files import divergence_reason
+from sparserl.rundir.schema import CHECKPOINT, SUMMARY, failed_summary
+from sparserl.train.checkpoint import Checkpointer
 from sparserl.train.run import ProgressFactory, train
 from sparserl.train.spec import TrainSpec
 
@@ -78,6 +79,6 @@ def _fail_run(plan: Group, name: str, reason: str) -> None:
     """Write the failed summary of run `name`; if it cannot be written (disk full, read-only),
     raise OutputError: one line naming the file, why, and the failure it was to record."""
     try:
-        write_json(plan.directory / name / "summary.json", {"status": "failed", "reason": reason})
+        write_json(plan.directory / name / SUMMARY, failed_summary(reason))
     except OutputError as error:
         raise OutputError(f"{error}, so this failure is not recorded: {reason}") from None

@@ -25,14 +25,15 @@ from typing import Any
 import yaml
 
 from sparserl.results import RunStatus, inspect_run
+from sparserl.rundir.atomic import output_error, remove_file, write_atomic
+from sparserl.rundir.schema import CHECKPOINT, SUMMARY
 from sparserl.sweeps.grid import check, expand, group_id, planned_runs
 from sparserl.sweeps.groups import Group, run_group
 from sparserl.sweeps.progress import SweepProgress
 from sparserl.sweeps.ray_backend import RayOptions, run_on_ray
 from sparserl.sweeps.spec import SweepSpec, SweepSpecError, parse
-from sparserl.train.checkpoint import CHECKPOINT, Checkpointer
+from sparserl.train.checkpoint import Checkpointer
 from sparserl.train.lock import hold
-from sparserl.train.outputs import output_error, remove_file, write_atomic
 from sparserl.train.spec import TrainSpec
 
 SPEC_FILE = "sweep.yaml"
@@ -164,7 +165,7 @@ def _prepare(out: Path, spec: TrainSpec, run_ids: list[str], retry_failed: bool)
             keep.add(name)
             failed += 1
         elif record.status == RunStatus.FAILED:
-            remove_file(path / "summary.json")
+            remove_file(path / SUMMARY)
         elif record.status == RunStatus.CORRUPT:
             # hidden, so results.load does not list it again
             aside = path.with_name(f".{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -15,11 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparserl.train.outputs import atomic_file, remove_file
+from sparserl.rundir.atomic import atomic_file, remove_file
 from sparserl.train.spec import TrainSpec
 
 PyTree = Any
-CHECKPOINT = "checkpoint.npz"
 # One chunk's metrics: (env steps done, seconds since the group started, nested metric arrays).
 HistoryEntry = tuple[int, float, dict[str, Any]]
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sparserl.train.outputs import OutputError, output_error, remove_stale_temps
+from sparserl.rundir.atomic import OutputError, output_error, remove_stale_temps
 
 LOCK_FILE = ".lock"
 

@@ -16,14 +16,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparserl.agents import PPO, default_preset
+from sparserl.agents import PPO, default_preset, env_preset
 from sparserl.envs import AtariEnv, HostEnv
+from sparserl.rundir.atomic import write_csv, write_json
+from sparserl.rundir.networks import NetworkWriter, initial_params
+from sparserl.rundir.schema import (
+    ACTIVE,
+    CONFIG,
+    DENSITY,
+    EVAL_RETURN,
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    METRICS,
+    NETWORK_COLUMNS,
+    STEP,
+    SUMMARY,
+    TRAINING_COLUMNS,
+)
 from sparserl.train.accounting import agent_budget
 from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
 from sparserl.train.lock import hold
 from sparserl.train.off_policy_program import OffPolicyProgram
 from sparserl.train.on_policy_program import OnPolicyProgram
-from sparserl.train.outputs import write_csv, write_json
 from sparserl.train.point import RunPoint
 from sparserl.train.progress import Progress
 from sparserl.train.runners import (
@@ -192,7 +206,7 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
 
     sizes = _LayerSizes.of(agent_budget(resolved, None))
     phase_results = []
-    masks = None
+    masks = initial = None
     for number, method in enumerate(resolved.phases):
         points = _points(resolved, functools.partial(method.targets, params), grid)
         if masks is not None:
@@ -200,10 +214,13 @@ def _train_value(resolved, output, checkpointer, progress) -> list[RunResult]:
         label = f"{spec.agent} {spec.env} {method.name}"
         if len(resolved.phases) > 1:
             label += f" (phase {number + 1}/{len(resolved.phases)})"
+        runner = _value_runner(resolved, method, points)
+        if output is not None and number == 0:  # the weights a lottery rewinds to
+            initial = initial_params(runner.networks())
         writer = None
         if output is not None and number == len(resolved.phases) - 1:
-            writer = functools.partial(_write_all, output, resolved, grid, sizes, saver)
-        runner = _value_runner(resolved, method, points)
+            networks = _networks(resolved, runner, initial)
+            writer = functools.partial(_write_all, output, resolved, grid, sizes, saver, networks)
         history = _run_phase(
             runner, spec.steps, resolved.eval_interval, label, progress, len(grid), writer, saver
         )
@@ -287,8 +304,16 @@ def _train_actor_critic(resolved, output, checkpointer, progress) -> list[RunRes
         runner = JaxEnvRunner(program, points, resolved.eval_interval)
     writer = None
     if output is not None:
+        networks = _networks(resolved, runner, initial_params(runner.networks()))
         writer = functools.partial(
-            _write_all, output, resolved, grid, sizes, saver, methods_at=resolved.methods_at
+            _write_all,
+            output,
+            resolved,
+            grid,
+            sizes,
+            saver,
+            networks,
+            methods_at=resolved.methods_at,
         )
     label = f"{spec.agent} {spec.env} " + "/".join(
         sorted({m.name for m in resolved.networks.values()})
@@ -318,7 +343,8 @@ def _finish(output: _Output | None, results: list[RunResult]) -> list[RunResult]
     if output is not None:
         for result in results:
             if result.run_id not in output.keep:
-                write_json(output.root / result.run_id / "summary.json", result.summary)
+                summary = {**result.summary, FORMAT_KEY: FORMAT_VERSION}
+                write_json(output.root / result.run_id / SUMMARY, summary)
     return results
 
 
@@ -346,32 +372,35 @@ def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
     dense_weights, other = sizes.dense, sizes.other
     rows = []
     for steps, now, metrics in history:
-        nonzeros = {k: int(v[index]) for k, v in metrics["online"]["active"].items()}
-        weights = sum(nonzeros.values())
+        active = {k: int(v[index]) for k, v in metrics["online"]["active"].items()}
+        weights = sum(active.values())
         # PPO has no target networks: its target counts are empty and the sums 0.
         outside = {
             net: sum(int(v[index]) for v in metrics[net].get("outside", {}).values())
             for net in ("online", "target")
         }
         target_excess = sum(
-            max(0, int(v[index]) - nonzeros[k])
+            max(0, int(v[index]) - active[k])
             for k, v in metrics["target"].get("nonzero", {}).items()
         )
+        training = (float(metrics["train_return"][index]), int(metrics["train_episodes"][index]))
+        network = (
+            weights + other,
+            1.0 - weights / sum(dense_weights.values()),
+            outside["online"],
+            outside["target"],
+            target_excess,
+            round(now - t0, 3),
+        )
         row = {
-            "step": steps,
-            "eval_return": float(metrics["eval_return"][index]),
-            "train_return": float(metrics["train_return"][index]),
-            "train_episodes": int(metrics["train_episodes"][index]),
+            STEP: steps,
+            EVAL_RETURN: float(metrics["eval_return"][index]),
+            **dict(zip(TRAINING_COLUMNS, training, strict=True)),
             **{name: float(v[index]) for name, v in metrics["losses"].items()},
-            "parameters": weights + other,
-            "sparsity": 1.0 - weights / sum(dense_weights.values()),
-            "weights_outside_mask": outside["online"],
-            "target_weights_outside_mask": outside["target"],
-            "target_excess_nonzeros": target_excess,
-            "wall_s": round(now - t0, 3),
+            **dict(zip(NETWORK_COLUMNS, network, strict=True)),
         }
-        row.update({f"nonzeros/{k}": nonzeros[k] for k in nonzeros})
-        row.update({f"density/{k}": nonzeros[k] / dense_weights[k] for k in nonzeros})
+        row.update({f"{ACTIVE}{k}": active[k] for k in active})
+        row.update({f"{DENSITY}{k}": active[k] / dense_weights[k] for k in active})
         rows.append(row)
     return rows
 
@@ -387,8 +416,11 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any], methods_at=None) -> d
     agent = dataclasses.asdict(resolved.agent.config)
     agent.update({k: point[k] for k in spec.sweep})
     return {
+        FORMAT_KEY: FORMAT_VERSION,
         "agent": spec.agent,
         "env": spec.env,
+        # the environment's options as built (the preset's, then the spec's)
+        "env_options": {**env_preset(spec.agent, spec.preset), **spec.env_options},
         "method": spec.method,
         "network_methods": None
         if methods_at is None
@@ -409,16 +441,35 @@ def _config(resolved: ResolvedSpec, point: dict[str, Any], methods_at=None) -> d
     }
 
 
+def _networks(resolved: ResolvedSpec, runner, initial) -> NetworkWriter:
+    """What saves the runs' networks: after the last evaluation, and every
+    `save_networks_every`-th if set."""
+    evaluations = resolved.spec.steps // resolved.eval_interval
+    return NetworkWriter(runner, initial, evaluations, resolved.spec.save_networks_every)
+
+
 def _write_all(
-    output: _Output, resolved, grid, sizes: _LayerSizes, saver: _Saver, history, *, methods_at=None
+    output: _Output,
+    resolved,
+    grid,
+    sizes: _LayerSizes,
+    saver: _Saver,
+    networks: NetworkWriter,
+    history,
+    *,
+    methods_at=None,
 ) -> None:
     """Rewrite each run's config and metrics after every chunk (atomic, so always valid); the
-    config after the first chunk, or the first after a resume if it is missing."""
+    config after the first chunk, or the first after a resume if it is missing; the networks
+    when due (the final ones before the summary marks the run finished)."""
     t0 = saver.t0
-    for index, directory in output.directories(resolved, grid):
-        if len(history) == 1 or not (directory / "config.json").is_file():
-            write_json(directory / "config.json", _config(resolved, grid[index], methods_at))
-        write_csv(directory / "metrics.csv", _metric_rows(history, index, sizes, t0))
+    directories = output.directories(resolved, grid)
+    for index, directory in directories:
+        if len(history) == 1 or not (directory / CONFIG).is_file():
+            write_json(directory / CONFIG, _config(resolved, grid[index], methods_at))
+        write_csv(directory / METRICS, _metric_rows(history, index, sizes, t0))
+    if networks.due(len(history)):
+        networks.write(directories, len(history), history[-1][0])
 
 
 # A run diverged when a chunk's mean loss (any of its losses) is non-finite or above this in

@@ -13,6 +13,7 @@ import numpy as np
 
 from sparserl.envs import HostEnv
 from sparserl.train.episodes import HostEpisodeStats
+from sparserl.train.networks import NetState
 from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
 from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.point import RunPoint
@@ -46,6 +47,17 @@ class ValueRunner:
         """The device state a checkpoint saves: everything the next chunk depends on."""
         return {"runs": self.runs}
 
+    def networks(self) -> dict[str, NetState]:
+        """The runs' one network, batched over runs."""
+        runs = self.runs
+        return {"online": NetState(runs.params, runs.opt_state, runs.sparse, runs.target_params)}
+
+    def evaluation(self) -> dict[str, Any]:
+        """What the last evaluation drew from besides the networks: the key ValueProgram's
+        `_evaluate` derived from each run's key, as raw key data [R, ...]."""
+        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, 1))[0])(self.runs.key)
+        return {"key": jax.random.key_data(keys)}
+
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue from a checkpoint's state; the chunks are then exactly those of an
         uninterrupted run."""
@@ -74,6 +86,16 @@ class JaxEnvRunner:
     def state(self) -> dict[str, Any]:
         """The device state a checkpoint saves: the runs and their environments."""
         return {"runs": self.runs, "envs": self.envs}
+
+    def networks(self) -> dict[str, NetState]:
+        """The runs' networks by name, batched over runs."""
+        return self.runs.nets
+
+    def evaluation(self) -> dict[str, Any]:
+        """What the last evaluation drew from besides the networks: the key of each run's
+        evaluation (raw key data [R, ...]) and PPO's observation normaliser."""
+        keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(self.envs.key)
+        return {"key": jax.random.key_data(keys), **_observation_normalizer(self.runs)}
 
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue exactly from a checkpoint's state."""
@@ -118,6 +140,15 @@ class _HostRunner:
         """The device state a checkpoint saves; gymnasium environments cannot be saved."""
         return {"runs": self.runs}
 
+    def networks(self) -> dict[str, NetState]:
+        """The runs' networks by name, batched over runs."""
+        return self.runs.nets
+
+    def evaluation(self) -> dict[str, Any]:
+        """What the last evaluation used besides the networks and its seed (the chunk index):
+        PPO's observation normaliser."""
+        return _observation_normalizer(self.runs)
+
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue from a checkpoint's runs with freshly reset environments: the episodes in
         progress at the checkpoint restart, so a resumed run is not exactly an uninterrupted
@@ -138,6 +169,14 @@ class _HostRunner:
     def close(self) -> None:
         self.vector.close()
         self.evaluator.close()
+
+
+def _observation_normalizer(runs: Any) -> dict[str, Any]:
+    """PPO's observation statistics as its greedy policy uses them ({} for other agents)."""
+    collection = getattr(runs, "collection", None)
+    if collection is None:
+        return {}
+    return {"obs_mean": collection.obs_stats.mean, "obs_var": collection.obs_stats.var}
 
 
 class ValueHostRunner(_HostRunner):
@@ -176,6 +215,10 @@ class ValueHostRunner(_HostRunner):
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         super().restore(state, next_chunk)
         self.runs = self.program.compiled_end_episodes(self.runs)
+
+    def networks(self) -> dict[str, NetState]:
+        runs = self.runs
+        return {"online": NetState(runs.params, runs.opt_state, runs.sparse, runs.target_params)}
 
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         """Evaluation actions, ε-greedy at `epsilon_eval` (0.001 on Atari, Table 2), with keys

@@ -61,6 +61,8 @@ class TrainSpec:
     # "method" included), and the actor's share of one weight budget for both networks.
     network_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     actor_fraction: float | None = None
+    # Save every run's networks after every k-th evaluation too (the final ones always).
+    save_networks_every: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +125,8 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
     steps = _positive_int("steps", spec.steps)
     _positive_int("seeds", spec.seeds)
     _positive_int("eval_episodes", spec.eval_episodes)
+    if spec.save_networks_every is not None:
+        _positive_int("save_networks_every", spec.save_networks_every)
     env = make_env(spec.env, {**env_preset(spec.agent, spec.preset), **spec.env_options})
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
     if isinstance(agent, ACTOR_CRITIC):

@@ -11,17 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sparserl.results.files import (
-    CONFIG,
-    METRICS,
-    RUN_FILES,
-    SUMMARY,
+from sparserl.rundir.files import (
     RunFileError,
     divergence_reason,
     read_config,
     read_metrics,
     read_summary,
 )
+from sparserl.rundir.schema import CONFIG, METRICS, RUN_FILES, STEP, SUMMARY
 
 
 class RunStatus(enum.StrEnum):
@@ -80,7 +77,7 @@ def _classify(path: Path, parsed: dict[str, Any]) -> RunRecord:
     if METRICS in present:
         metrics = parsed["metrics"] = read_metrics(path / METRICS)
         _check_steps(config, metrics)
-    done = 0 if metrics is None or metrics.empty else int(metrics["step"].iloc[-1])
+    done = 0 if metrics is None or metrics.empty else int(metrics[STEP].iloc[-1])
     if SUMMARY not in present:
         reason = f"no {SUMMARY}: stopped at step {done} of {config['steps']}"
         return RunRecord(path, RunStatus.PARTIAL, reason, **parsed)
@@ -100,7 +97,7 @@ def _classify(path: Path, parsed: dict[str, Any]) -> RunRecord:
 
 def _check_steps(config: dict[str, Any], metrics: pd.DataFrame) -> None:
     """Evaluations come every eval_interval steps, from the first, up to the run's length."""
-    steps = metrics["step"].to_numpy()
+    steps = metrics[STEP].to_numpy()
     expected = config["eval_interval"] * np.arange(1, len(steps) + 1)
     if (
         not np.array_equal(steps, expected)

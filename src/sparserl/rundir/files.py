@@ -1,5 +1,5 @@
-"""Parse and check each file of a run directory, so that a damaged file is reported by name
-instead of being read as if it were whole."""
+"""Parse and check each file of a run directory, so that a damaged file (or one written by a
+newer format) is reported by name instead of being read as if it were whole."""
 
 from __future__ import annotations
 
@@ -13,11 +13,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CONFIG, METRICS, SUMMARY = "config.json", "metrics.csv", "summary.json"
-RUN_FILES = (CONFIG, METRICS, SUMMARY)
-AGENT_NUMBERS = ("width", "learning_rate", "weight_decay", "gamma")  # in agent_config, if there
-SUMMARY_INTEGERS = ("parameters", "dense_parameters")  # in a finished summary, if there
-SUMMARY_NUMBERS = ("inference_flops", "training_flops_per_example", "sparsity", "group_wall_s")
+from sparserl.rundir.schema import (
+    ACTIVE,
+    AGENT_NUMBERS,
+    EVAL_RETURN,
+    FAILED,
+    FINISHED,
+    LEGACY_ACTIVE,
+    REQUIRED_COLUMNS,
+    STEP,
+    SUMMARY_INTEGERS,
+    SUMMARY_NUMBERS,
+    version_problem,
+)
+
 # A finished summary's record of the first chunk whose mean loss broke train.run.DIVERGED_LOSS.
 DIVERGENCE = "an object of step (an integer), loss, value (text) and bound (a number)"
 
@@ -58,9 +67,9 @@ def read_summary(path: Path) -> dict[str, Any]:
     evaluation count, a finite final return and, if its loss diverged, where."""
     summary = _read_json(path)
     status = summary.get("status")
-    if status == "failed":
+    if status == FAILED:
         return summary
-    if status != "finished":
+    if status != FINISHED:
         raise RunFileError(path.name, f"unknown status {status!r}")
     if not _is_int(summary.get("evaluations")):
         raise RunFileError(path.name, "'evaluations' missing or not an integer")
@@ -94,7 +103,8 @@ def _is_divergence(value: Any) -> bool:
 
 def read_metrics(path: Path) -> pd.DataFrame:
     """metrics.csv: the unquoted numeric CSV the trainer writes, one whole row per evaluation,
-    with an integer step and a finite eval_return in every row."""
+    with an integer step and a finite eval_return in every row; a format-0 file's mask-count
+    columns come back under their current name."""
     text = _read_text(path)
     if not text.endswith("\n"):
         raise RunFileError(path.name, "truncated (no newline at the end)")
@@ -105,21 +115,27 @@ def read_metrics(path: Path) -> pd.DataFrame:
         metrics = pd.read_csv(io.StringIO(text), index_col=False, float_precision="round_trip")
     except ValueError as error:  # pandas' ParserError and EmptyDataError among them
         raise RunFileError(path.name, f"does not parse ({str(error).strip()})") from error
-    missing = [c for c in ("step", "eval_return") if c not in metrics.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in metrics.columns]
     if missing:
         raise RunFileError(path.name, f"missing column(s) {', '.join(missing)}")
+    metrics = metrics.rename(columns=_legacy_name)
     if metrics.empty:
         return metrics
     text_columns = [c for c, dtype in metrics.dtypes.items() if dtype.kind not in "iuf"]
     if text_columns:
         raise RunFileError(path.name, f"non-numeric values in {', '.join(text_columns)}")
-    if not pd.api.types.is_integer_dtype(metrics["step"]):
+    if not pd.api.types.is_integer_dtype(metrics[STEP]):
         raise RunFileError(path.name, "step has empty or non-integer values")
-    finite = np.isfinite(metrics["eval_return"].to_numpy())
+    finite = np.isfinite(metrics[EVAL_RETURN].to_numpy())
     if not finite.all():
-        step = metrics["step"].iloc[int(np.argmin(finite))]
+        step = metrics[STEP].iloc[int(np.argmin(finite))]
         raise RunFileError(path.name, f"eval_return is not finite at step {step}")
     return metrics
+
+
+def _legacy_name(column: str) -> str:
+    """A format-0 column under its current name: nonzeros/<layer> held the mask counts."""
+    return ACTIVE + column[len(LEGACY_ACTIVE) :] if column.startswith(LEGACY_ACTIVE) else column
 
 
 def _read_text(path: Path) -> str:
@@ -136,6 +152,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise RunFileError(path.name, f"not valid JSON ({error})") from error
     if not isinstance(data, dict):
         raise RunFileError(path.name, f"holds a {type(data).__name__}, not an object")
+    problem = version_problem(data)
+    if problem is not None:
+        raise RunFileError(path.name, problem)
     return data
 
 
