@@ -1,6 +1,6 @@
 """Drive a compiled program chunk by chunk: one `chunk(index) -> metrics` per evaluation
 interval, whatever the program (value-based; off-policy or PPO, on a JAX or a host
-environment)."""
+environment). Every runner here meets the `runner.Runner` protocol."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import numpy as np
 
 from sparserl.envs import HostEnv
 from sparserl.train.episodes import HostEpisodeStats
+from sparserl.train.networks import NetState
 from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
 from sparserl.train.on_policy_program import OnPolicyProgram
+from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
 from sparserl.train.value_host_program import ValueHostProgram
@@ -42,7 +44,7 @@ class ValueRunner:
         )
         return jax.device_get(metrics)
 
-    def state(self) -> dict[str, Any]:
+    def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves: everything the next chunk depends on."""
         return {"runs": self.runs}
 
@@ -50,6 +52,12 @@ class ValueRunner:
         """Continue from a checkpoint's state; the chunks are then exactly those of an
         uninterrupted run."""
         self.runs = state["runs"]
+
+    def networks(self) -> dict[str, NetState]:
+        return {ONLINE: self.runs.net}
+
+    def close(self) -> None:
+        """Nothing to release: the environments live in the compiled program."""
 
 
 class JaxEnvRunner:
@@ -71,13 +79,19 @@ class JaxEnvRunner:
         )
         return jax.device_get(metrics)
 
-    def state(self) -> dict[str, Any]:
+    def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves: the runs and their environments."""
         return {"runs": self.runs, "envs": self.envs}
 
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue exactly from a checkpoint's state."""
         self.runs, self.envs = state["runs"], state["envs"]
+
+    def networks(self) -> dict[str, NetState]:
+        return dict(self.runs.nets)
+
+    def close(self) -> None:
+        """Nothing to release: the environments live in the compiled program."""
 
 
 class _HostRunner:
@@ -114,9 +128,12 @@ class _HostRunner:
         self.evaluator = program.env.evaluator(len(self.seeds), program.eval_episodes)
         self.stats = HostEpisodeStats(len(self.seeds))
 
-    def state(self) -> dict[str, Any]:
+    def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves; gymnasium environments cannot be saved."""
         return {"runs": self.runs}
+
+    def networks(self) -> dict[str, NetState]:
+        return dict(self.runs.nets)
 
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue from a checkpoint's runs with freshly reset environments: the episodes in
@@ -177,10 +194,13 @@ class ValueHostRunner(_HostRunner):
         super().restore(state, next_chunk)
         self.runs = self.program.compiled_end_episodes(self.runs)
 
+    def networks(self) -> dict[str, NetState]:
+        return {ONLINE: self.runs.net}
+
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         """Evaluation actions, ε-greedy at `epsilon_eval` (0.001 on Atari, Table 2), with keys
         from each run's own key and a count of the policy's calls."""
-        program, params, keys = self.program, self.runs.params, self.runs.key
+        program, params, keys = self.program, self.runs.net.params, self.runs.key
         calls = iter(range(1 << 62))
 
         def policy(obs: np.ndarray) -> np.ndarray:
