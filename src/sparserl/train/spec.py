@@ -8,7 +8,6 @@ from typing import Any
 import jax
 
 from sparserl.agents import (
-    ACTOR_CRITIC,
     PPO,
     SWEEPABLE,
     AgentConfigError,
@@ -87,8 +86,9 @@ def resolve(spec: TrainSpec) -> Plan:
     _positive_int("eval_episodes", spec.eval_episodes)
     env = make_env(spec.env, {**env_preset(spec.agent, spec.preset), **spec.env_options})
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
-    if isinstance(agent, ACTOR_CRITIC):
-        return _with_runs(_resolve_actor_critic(spec, env, agent))
+    family = agent_family(agent, env)
+    if family in (OFF_POLICY, ON_POLICY):
+        return _with_runs(_resolve_actor_critic(spec, env, agent, family))
     spec = dataclasses.replace(spec, method=_check_method(spec.method or "dense"))
     if spec.network_options or spec.actor_fraction is not None:
         raise TrainConfigError(
@@ -119,7 +119,7 @@ def resolve(spec: TrainSpec) -> Plan:
             f"min_replay {cfg.min_replay} must be at least batch_size + n_step "
             f"({cfg.batch_size + cfg.n_step}) so the first batch has valid transitions"
         )
-    if isinstance(env, AtariEnv) and cfg.replay_capacity < cfg.n_step + STACK:
+    if family == VALUE_ATARI and cfg.replay_capacity < cfg.n_step + STACK:
         raise TrainConfigError(
             f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK} "
             f"({cfg.n_step + STACK}): frame replay rebuilds {STACK}-frame stacks by index"
@@ -132,7 +132,7 @@ def resolve(spec: TrainSpec) -> Plan:
         spec=spec,
         env=env,
         agent=agent,
-        family=agent_family(agent, env),
+        family=family,
         preset=spec.preset or default_preset(spec.agent, env),
         eval_interval=interval,
         total_updates=total_updates,
@@ -146,7 +146,8 @@ def resolve(spec: TrainSpec) -> Plan:
 
 
 def agent_family(agent: Any, env: Any) -> str:
-    """The loop family that trains `agent` on `env` (the one place that decides it)."""
+    """The loop family that trains `agent` on `env` (the one place that decides it; agents
+    will declare theirs through the agent registry)."""
     if isinstance(agent, PPO):
         return ON_POLICY
     if isinstance(agent, OffPolicyAgent):
@@ -317,12 +318,12 @@ def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, ...]:
     return (make_method(spec.method, **options),)
 
 
-def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> Plan:
+def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) -> Plan:
     """Checks and pieces of a SAC / TD3 / PPO run: one sparse method per network."""
     steps = spec.steps
     period_name = "update period" if agent.update_period == 1 else "rollout size"
     interval = _eval_interval(spec, steps, agent.update_period, period_name)
-    if isinstance(agent, OffPolicyAgent) and agent.config.learning_starts >= steps:
+    if family == OFF_POLICY and agent.config.learning_starts >= steps:
         raise TrainConfigError(
             f"learning_starts {agent.config.learning_starts} >= steps {steps}: "
             "the agent would never learn"
@@ -365,7 +366,7 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> Plan:
         spec=spec,
         env=env,
         agent=agent,
-        family=agent_family(agent, env),
+        family=family,
         preset=spec.preset or default_preset(spec.agent, env),
         eval_interval=interval,
         total_updates=updates["critic"],
