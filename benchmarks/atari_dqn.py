@@ -24,7 +24,7 @@ import time
 
 import jax
 
-from sparserl.train import TrainSpec, resolve, value_param_shapes, value_runner
+from sparserl.train import ONLINE, TrainSpec, make_runner, resolve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,9 +65,9 @@ def runner_for(network: dict, scale: Scale):
             "replay_capacity": scale.replay_capacity,
         },
     )
-    resolved = resolve(spec)
-    params = value_param_shapes(resolved)
-    return value_runner(resolved), sum(x.size for x in jax.tree.leaves(params))
+    plan = resolve(spec)
+    params = plan.param_shapes[ONLINE]
+    return make_runner(plan), sum(x.size for x in jax.tree.leaves(params))
 
 
 def timed(seconds: dict, label: str, fn):

@@ -61,7 +61,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sparserl.train import TrainSpec, ValueProgram, network_budget, resolve, value_points
+from sparserl.train import ONLINE, TrainSpec, make_program, network_budget, resolve, run_points
 from sparserl.versions import versions
 
 PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))
@@ -150,14 +150,14 @@ def timed(fn, *args) -> tuple[Any, float]:
 
 def measure(variant: str, workload: str, spec: TrainSpec) -> Result:
     """Compile, then run, the whole training of `spec` (all seeds in one program)."""
-    resolved = resolve(spec)
-    method = resolved.method
-    program = ValueProgram(resolved.agent, resolved.env, method, spec.eval_episodes)
+    plan = resolve(spec)
+    method = plan.methods[ONLINE]
+    program = make_program(plan)
     params = program.example_params()
-    points = value_points(resolved)
-    period, _ = resolved.agent.config.update_schedule()
+    points = run_points(plan)
+    period, _ = plan.agent.config.update_schedule()
     iterations = spec.steps // period
-    acting = min(resolved.agent.config.first_learning_iteration(), iterations)
+    acting = min(plan.agent.config.first_learning_iteration(), iterations)
 
     init, init_compile = timed(lambda: jax.jit(jax.vmap(program.init_run)).lower(points).compile())
     runs, init_run = timed(init, points)
@@ -168,11 +168,11 @@ def measure(variant: str, workload: str, spec: TrainSpec) -> Result:
     )
     (_, metrics), chunk_run = timed(chunk, runs, start)
 
-    cfg = resolved.agent.config
-    inputs = resolved.agent.example_inputs(resolved.env.obs_shape)
-    forward = network_budget(method, program.network, params, inputs)["dense_inference_flops"]
+    cfg = plan.agent.config
+    inputs = plan.example_inputs[ONLINE]
+    forward = network_budget(method, plan.modules[ONLINE], params, inputs)["dense_inference_flops"]
     per_update = (3 + 1) * forward * cfg.batch_size  # fwd+bwd online, fwd target
-    flops = spec.seeds * (spec.steps * forward + resolved.total_updates * per_update)
+    flops = spec.seeds * (spec.steps * forward + plan.total_updates * per_update)
     return Result(
         variant=variant,
         workload=workload,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import jax
 
-from sparserl.train import OffPolicyHostRunner, TrainSpec, actor_critic_program, resolve
+from sparserl.train import TrainSpec, make_program, make_runner, resolve
 
 PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))
 VARIANTS = {"dense": ("dense", ()), "RigL 90%": ("rigl", (0.9,))}  # label: method, sparsities
@@ -76,13 +76,12 @@ def time_sparserl(
             "learning_starts": starts,
         },
     )
-    resolved = resolve(spec)
-    program, points = actor_critic_program(resolved)
-    seed_list = [p["seed"] for p in resolved.grid()]
-    compiling = OffPolicyHostRunner(program, points, starts, seed_list)
+    plan = resolve(spec)
+    program = make_program(plan)  # both runners share its compiled calls
+    compiling = make_runner(plan, program=program)
     compiling.advance(0, starts + 2)  # compiles the acting and the learning calls
     compiling.close()
-    runner = OffPolicyHostRunner(program, points, starts, seed_list)
+    runner = make_runner(plan, program=program)
     begin = time.perf_counter()
     runner.advance(0, starts + learning_steps)
     jax.block_until_ready(runner.actions)

@@ -16,10 +16,15 @@ from sparserl.agents.sac import tanh_gaussian_sample
 from sparserl.cli import main
 from sparserl.sparsity import SparsityConfigError
 from sparserl.sparsity.masks import named_masks
-from sparserl.train import TrainConfigError, TrainSpec, resolve, train
-from sparserl.train.accounting import agent_budget
-from sparserl.train.run import actor_critic_program
-from sparserl.train.runners import JaxEnvRunner
+from sparserl.train import (
+    TrainConfigError,
+    TrainSpec,
+    agent_budget,
+    make_runner,
+    resolve,
+    run_points,
+    train,
+)
 
 
 def _inspect(capsys, *args):
@@ -55,9 +60,9 @@ def test_actor_critic_split_gives_the_requested_counts():
     assert default["networks"]["actor"]["weights"] / dense == pytest.approx(0.32, abs=0.02)
 
 
-def _actor_critic_counts(resolved, run: int) -> dict[str, int]:
+def _actor_critic_counts(plan, run: int) -> dict[str, int]:
     """`network/layer` -> the target count of grid run `run`, as training starts from it."""
-    _, points = actor_critic_program(resolved)
+    points = run_points(plan)
     return {
         f"{net}/{layer}": int(np.asarray(count)[run])
         for net, tree in points.targets.items()
@@ -216,19 +221,18 @@ def test_ds_td3_counts_hold_after_every_evolution_and_target_update():
             },
         },
     )
-    resolved = resolve(spec)
-    program, points = actor_critic_program(resolved)
+    plan = resolve(spec)
     declared = {
         f"{n}/{layer}": count
-        for n, m in resolved.networks.items()
-        for layer, count in m.layer_counts(resolved.network_shapes[n]).items()
+        for n, m in plan.methods.items()
+        for layer, count in m.layer_counts(plan.kernel_shapes[n]).items()
     }
-    runner = JaxEnvRunner(program, points, 1)
+    runner = make_runner(plan)
     previous = None
     evolutions = 0
     for step in range(spec.steps):
         metrics = runner.chunk(step)
-        masks = jax.tree.leaves(runner.runs.nets["critic"].sparse.masks)
+        masks = jax.tree.leaves(runner.networks()["critic"].sparse.masks)
         if previous is not None and any(
             not np.array_equal(a, b) for a, b in zip(masks, previous, strict=True)
         ):

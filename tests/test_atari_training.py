@@ -9,9 +9,8 @@ import pytest
 import sparserl.sparsity as sp
 from sparserl.envs import EnvConfigError, make_env
 from sparserl.replay import frames
-from sparserl.train import TrainSpec, train
+from sparserl.train import TrainSpec, make_runner, train
 from sparserl.train.errors import TrainConfigError
-from sparserl.train.run import value_param_shapes, value_runner
 from sparserl.train.spec import resolve
 
 PONG = "ALE/Pong-v5"
@@ -33,7 +32,7 @@ def test_replay_holds_what_each_run_acted_on_and_a_resume_cuts_the_episode():
         env_options={"max_episode_steps": 30},  # truncations at steps 29 and 59
         agent_options={**SMALL, "min_replay": 128, "replay_capacity": 128},
     )
-    runner = value_runner(resolve(spec))
+    runner = make_runner(resolve(spec))
     seen = []
     step = runner.vector.step
 
@@ -57,7 +56,7 @@ def test_replay_holds_what_each_run_acted_on_and_a_resume_cuts_the_episode():
             assert bool(replay.storage["episode_end"][t]) == ended
         assert np.flatnonzero(np.asarray(replay.storage["episode_end"])).tolist() == [29, 59]
 
-    runner.restore(runner.state(), 1)  # games restart mid-episode: the replay's episode ends
+    runner.restore(runner.checkpoint(), 1)  # games restart mid-episode: the replay's episode ends
     ends = np.asarray(runner.runs.buffer.storage["episode_end"])
     assert ends[:, 69].all() and ends[:, :69].sum() == 4
     assert (runner.obs[..., :3] == 0).all()  # fresh stacks
@@ -131,11 +130,11 @@ def test_smoke_run_on_pong(agent, preset, method):
     assert -21 <= row["eval_return"] <= 21 and -21 <= row["train_return"] <= 21
     assert np.isfinite(row["loss"]) and row["loss"] > 0
     assert row["weights_outside_mask"] == 0 and row["target_weights_outside_mask"] == 0
-    resolved = resolve(spec)
-    params = value_param_shapes(resolved)
+    plan = resolve(spec)
+    method, params = plan.methods["online"], plan.param_shapes["online"]
     counts = {k[len("active/") :]: v for k, v in row.items() if k.startswith("active/")}
     if sparse:
-        assert counts == sp.mask_counts(resolved.method.targets(params, 0.9))
+        assert counts == sp.mask_counts(method.targets(params, 0.9))
         assert 0.85 < row["sparsity"] < 0.95
     else:
         assert row["sparsity"] == 0.0

@@ -24,7 +24,6 @@ from sparserl.cli import main
 from sparserl.envs import make_env
 from sparserl.sweeps import SweepSpecError, check, expand, group_id, parse
 from sparserl.train import TrainSpec, resolve, train
-from sparserl.train.value_program import ValueProgram
 
 KEY = jax.random.key(0)
 
@@ -376,9 +375,8 @@ def test_sparse_training_keeps_exact_mask_counts():
         method_options={"update_interval": 20},
     )
     (result,) = train(spec)
-    resolved = resolve(spec)
-    params = ValueProgram(resolved.agent, resolved.env, resolved.method, 1).example_params()
-    expected = sp.mask_counts(resolved.method.targets(params, 0.9))
+    plan = resolve(spec)
+    expected = sp.mask_counts(plan.methods["online"].targets(plan.param_shapes["online"], 0.9))
     # ERK over 4x16, 16x16, 64x16, 16x2 (1376 weights) at 90%: density ε (n_in + n_out) /
     # (n_in n_out); the layers' budgets (size - floor(0.9 size), RigL's rule) are 7 + 26 +
     # 103 + 4 = 140 = ε (20 + 32 + 80 + 18), so 18.67, 29.87, 74.67, 16.8 are kept: zeros

@@ -11,8 +11,7 @@ from sparserl.cli import main
 from sparserl.envs import EnvConfigError
 from sparserl.results import inspect_run
 from sparserl.sparsity import SparsityConfigError
-from sparserl.train import TrainConfigError, TrainSpec, resolve, train
-from sparserl.train.value_program import ValueProgram
+from sparserl.train import ONLINE, TrainConfigError, TrainSpec, resolve, train
 
 SMALL = {
     "hidden": (16, 16),
@@ -110,13 +109,12 @@ def test_grid_writes_one_directory_per_run(rigl_grid):
 
 def test_masks_hold_exact_counts_after_every_evaluation(rigl_grid):
     spec, results, _ = rigl_grid
-    resolved = resolve(spec)
-    program = ValueProgram(resolved.agent, resolved.env, resolved.method, 1)
-    params = program.example_params()
+    plan = resolve(spec)
+    method, params = plan.methods[ONLINE], plan.param_shapes[ONLINE]
     from sparserl.sparsity import mask_counts
 
     for result in results:
-        expected = mask_counts(resolved.method.targets(params, result.point["sparsity"]))
+        expected = mask_counts(method.targets(params, result.point["sparsity"]))
         for row in result.metrics:
             counts = {k[len("active/") :]: v for k, v in row.items() if k.startswith("active/")}
             assert counts == expected
@@ -213,7 +211,7 @@ def test_parameter_matched_dense_accepts_the_reference_distribution():
             method_options={"distribution": distribution},
         )
         resolved = resolve(spec)  # the dense run itself takes no distribution option
-        assert resolved.method.name == "dense"
+        assert resolved.methods[ONLINE].name == "dense"
         return resolved.agent.config.width
 
     # Both distributions keep (1 - s) of all weights, only placed differently: same width.

@@ -184,7 +184,7 @@ def test_a_sweep_lottery_entry_takes_the_options_train_takes():
         + ["--steps", "2000"]
     )
     cli = resolve(_spec(args, (0.9,)))
-    prune, lottery = resolve(group).phases
+    prune, lottery = (phase["online"] for phase in resolve(group).phases)
     assert (prune.name, prune.update_interval, lottery.name) == ("prune", 50, "lottery")
     assert resolve(group).phases == cli.phases
     with pytest.raises(SweepSpecError) as error:

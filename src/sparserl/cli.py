@@ -245,15 +245,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         )
         period = getattr(agent, "update_period", 1)
         args.steps = -(-args.steps // period) * period
-        resolved = resolve(_spec(args, (args.sparsity,) if args.sparsity is not None else ()))
-        table = agent_budget(resolved, args.sparsity)
-        methods = (
-            [resolved.method]
-            if resolved.networks is None
-            else resolved.methods_at(args.sparsity).values()
-        )
+        plan = resolve(_spec(args, (args.sparsity,) if args.sparsity is not None else ()))
+        table, methods = dict(plan.runs[0].budget), plan.runs[0].methods.values()
         if any(spreads_unevenly(m) for m in methods):
-            uniform = agent_budget(resolved, args.sparsity, distribution="uniform")
+            uniform = agent_budget(plan, args.sparsity, distribution="uniform")
             table.update(uniform_comparison(table, uniform))
         table = {"agent": args.agent, "env": args.env, **table}
     else:

@@ -47,12 +47,7 @@ from sparserl.agents.sac import SAC
 from sparserl.agents.td3 import TD3
 from sparserl.agents.value_agent import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
 
-# Agents with an actor and a critic, each with its own sparse method. Kept for train/, which
-# still dispatches on classes; the registry's `agent_entry(name).family` says the same.
-ACTOR_CRITIC = (OffPolicyAgent, PPO)
-
 __all__ = [
-    "ACTOR_CRITIC",
     "AGENTS",
     "DQN",
     "FAMILIES",

@@ -3,7 +3,9 @@
 Two separate networks, `actor` and `critic`, each with its own sparse method and optimizer.
 The agent turns a rollout into advantages and runs the minibatch epochs; the training loop
 (`sparserl.train.on_policy_program`) collects the rollouts and owns the optimizers, masks and
-topology updates, reached through `trainer.train(nets, name, grads, step)`.
+topology updates, reached through `trainer.train(nets, name, grads, step)`; the gradient clip
+takes its norm inside the masks from `trainer.masked_norm(nets, grads)` (agents never read
+masks).
 
 Discrete actions: a categorical over the actor's logits. Continuous actions: a diagonal
 Gaussian with a free, state-independent log-std; the sample is stored and scored unclipped,
@@ -20,7 +22,6 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.off_policy import Losses, weighted
@@ -28,7 +29,6 @@ from sparserl.agents.ppo_config import PRESETS as PPO_PRESETS
 from sparserl.agents.ppo_config import PPOConfig
 from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import CategoricalActor, GaussianActor, ValueCritic
-from sparserl.sparsity import apply_masks
 from sparserl.types import PyTree
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -96,11 +96,6 @@ def value_loss(values, old_values, returns, value_clip: float | None) -> jax.Arr
         moved = old_values + jnp.clip(values - old_values, -value_clip, value_clip)
         loss = jnp.maximum(loss, (moved - returns) ** 2)
     return jnp.mean(loss)
-
-
-def masked_global_norm(grads: dict[str, PyTree], masks: dict[str, PyTree]) -> jax.Array:
-    """Global norm of the gradients the masked optimizer actually applies (inside the masks)."""
-    return optax.tree.norm({n: apply_masks(g, masks[n]) for n, g in grads.items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,13 +276,13 @@ class PPO:
         metrics = {"policy_loss": policy_loss, "value_loss": v_loss, "entropy": entropy, **stats}
         return total, metrics
 
-    def _clip(self, grads: dict[str, PyTree], nets: dict) -> dict[str, PyTree]:
+    def _clip(self, grads: dict[str, PyTree], nets: dict, trainer: Any) -> dict[str, PyTree]:
         """Both networks' gradients scaled together to global norm <= max_grad_norm (the
         norm inside the masks, which is what the masked optimizer applies)."""
         limit = self.config.max_grad_norm
         if limit is None:
             return grads
-        norm = masked_global_norm(grads, {n: nets[n].sparse.masks for n in grads})
+        norm = trainer.masked_norm(nets, grads)
         scale = jnp.minimum(1.0, limit / (norm + 1e-6))
         return jax.tree.map(lambda g: g * scale, grads)
 
@@ -305,7 +300,7 @@ class PPO:
             minibatch, step = inputs
             params = {name: nets[name].params for name in ("actor", "critic")}
             grads, metrics = grad_fn(params, minibatch)
-            grads = self._clip(grads, nets)
+            grads = self._clip(grads, nets, trainer)
             nets = trainer.train(nets, "actor", grads["actor"], step)
             nets = trainer.train(nets, "critic", grads["critic"], step)
             return nets, metrics

@@ -20,8 +20,8 @@ from sparserl.sweeps.spec import (
     is_actor_critic,
     method_option_names,
 )
-from sparserl.train.run import filesystem_safe, run_id
-from sparserl.train.spec import TrainSpec, resolve
+from sparserl.train import Plan, TrainSpec, grid_points, resolve, run_id
+from sparserl.train.grid import filesystem_safe
 
 # What resolve raises for a group that cannot run: every config error (Agent-, Env-,
 # Sparsity-, TrainConfigError) is a ValueError, and so is e.g. a parameter-matched width that
@@ -144,32 +144,23 @@ def group_id(spec: TrainSpec) -> str:
     return filesystem_safe("_".join(parts))
 
 
-def _points(spec: TrainSpec) -> list[dict[str, Any]]:
-    """The runs of a group in the order the trainer runs them (seed varies fastest)."""
-    names = list(spec.sweep)
-    combos = list(itertools.product(*(spec.sweep[n] for n in names)))
-    return [
-        {"sparsity": level, **dict(zip(names, combo, strict=True)), "seed": seed}
-        for level in spec.sparsities or (None,)
-        for combo in combos
-        for seed in range(spec.seeds)
-    ]
-
-
 def planned_runs(groups: list[TrainSpec]) -> list[tuple[str, str]]:
-    """(group_id, run_id) of every run of every group; a run's directory is
-    group_id/run_id, since run ids alone do not name widths or method options."""
-    return [(group_id(g), run_id(g, point)) for g in groups for point in _points(g)]
+    """(group_id, run_id) of every run of every group, from the grid expansion training uses
+    (`train.grid_points`); a run's directory is group_id/run_id, since run ids alone do not
+    name widths or method options."""
+    return [(group_id(g), run_id(g, point)) for g in groups for point in grid_points(g)]
 
 
-def check(groups: list[TrainSpec]) -> None:
-    """Resolve every group before any run starts; one SweepSpecError lists every failing
+def check(groups: list[TrainSpec]) -> list[Plan]:
+    """Resolve every group before any run starts: their plans, in order, which the groups
+    then train from (nothing is resolved twice); one SweepSpecError lists every failing
     group under its error."""
     failures: dict[str, list[str]] = {}
+    plans = []
     ids = [group_id(g) for g in groups]
     for name, group in zip(ids, groups, strict=True):
         try:
-            resolve(group)
+            plans.append(resolve(group))
         except CONFIG_ERRORS as error:
             failures.setdefault(f"{type(error).__name__}: {error}", []).append(name)
     repeated = sorted({name for i, name in enumerate(ids) if name in ids[:i]})
@@ -182,3 +173,4 @@ def check(groups: list[TrainSpec]) -> None:
             lines.append(f"- {message}")
             lines += [f"    {name}" for name in names]
         raise SweepSpecError("\n".join(lines))
+    return plans

@@ -11,16 +11,18 @@ from pathlib import Path
 from sparserl.rundir.atomic import OutputError, write_json
 from sparserl.rundir.files import divergence_reason
 from sparserl.rundir.schema import CHECKPOINT, SUMMARY, failed_summary
+from sparserl.train import Plan, TrainSpec, train
 from sparserl.train.checkpoint import Checkpointer
-from sparserl.train.run import ProgressFactory, train
-from sparserl.train.spec import TrainSpec
+from sparserl.train.run import ProgressFactory
 
 
 @dataclasses.dataclass
 class Group:
-    """One group to look at: its spec, directory, run ids and the runs it keeps as they are."""
+    """One group to look at: its spec and the plan `check` resolved it to, directory, run ids
+    and the runs it keeps as they are."""
 
     spec: TrainSpec
+    plan: Plan
     directory: Path
     run_ids: list[str]
     keep: set[str]
@@ -43,7 +45,7 @@ def run_group(plan: Group, checkpoint_every: float, progress: ProgressFactory) -
     checkpointer = Checkpointer(plan.directory / CHECKPOINT, plan.spec, checkpoint_every)
     try:
         results = train(
-            plan.spec, plan.directory, checkpointer=checkpointer, progress=progress, keep=plan.keep
+            plan.plan, plan.directory, checkpointer=checkpointer, progress=progress, keep=plan.keep
         )
     except Exception as error:  # a crash fails this group's runs, not the sweep
         crash = describe(error)

@@ -32,9 +32,9 @@ from sparserl.sweeps.groups import Group, run_group
 from sparserl.sweeps.progress import SweepProgress
 from sparserl.sweeps.ray_backend import RayOptions, run_on_ray
 from sparserl.sweeps.spec import SweepSpec, SweepSpecError, parse
+from sparserl.train import Plan, TrainSpec
 from sparserl.train.checkpoint import Checkpointer
 from sparserl.train.lock import hold
-from sparserl.train.spec import TrainSpec
 
 SPEC_FILE = "sweep.yaml"
 BACKENDS = ("local", "ray")
@@ -72,15 +72,15 @@ def run_sweep(
         raise SweepSpecError(f"Ray options {ray} are for backend 'ray', not {backend!r}")
     out = Path(out).absolute()  # Ray workers may start elsewhere
     groups = expand(spec)
-    check(groups)
+    resolved = check(groups)
     _check_spec(out, spec)  # before the lock: another sweep's directory is left untouched
     with hold(out, "sweep", depth=2):  # the Ray backend's driver holds it for its tasks
         if not _check_spec(out, spec):
             write_atomic(out / SPEC_FILE, yaml.safe_dump(spec_data(spec), sort_keys=False))
         runs = planned_runs(groups)
         plans = [
-            _prepare(out, g, [r for gid, r in runs if gid == group_id(g)], retry_failed)
-            for g in groups
+            _prepare(out, g, p, [r for gid, r in runs if gid == group_id(g)], retry_failed)
+            for g, p in zip(groups, resolved, strict=True)
         ]
         kept = sum(len(p.keep) for p in plans)
         failed_before = sum(p.failed for p in plans)
@@ -151,7 +151,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _prepare(out: Path, spec: TrainSpec, run_ids: list[str], retry_failed: bool) -> Group:
+def _prepare(
+    out: Path, spec: TrainSpec, plan: Plan, run_ids: list[str], retry_failed: bool
+) -> Group:
     """Inspect the group's run directories: keep finished (and failed, unless retried) runs,
     move corrupt ones aside, clear the failed summaries of retried ones."""
     directory = out / group_id(spec)
@@ -173,4 +175,4 @@ def _prepare(out: Path, spec: TrainSpec, run_ids: list[str], retry_failed: bool)
                 path.rename(aside)
             except OSError as error:
                 raise output_error("move aside", path, error) from None
-    return Group(spec, directory, run_ids, keep, failed)
+    return Group(spec, plan, directory, run_ids, keep, failed)

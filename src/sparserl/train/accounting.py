@@ -24,6 +24,7 @@ from sparserl.sparsity import SparseMethod, budget_table, kernel_shapes
 from sparserl.sparsity.flops import dense_counts, inference_flops
 from sparserl.sparsity.masks import kernel_name
 from sparserl.sparsity.summary import spreads_unevenly
+from sparserl.train.plan import ONLINE
 
 
 def kernel_positions(network: Any, params: Any, inputs: tuple[jax.Array, ...]) -> dict[str, int]:
@@ -137,37 +138,39 @@ def merged_budget(budgets: dict[str, dict[str, Any]], acting: str = "actor") -> 
     return table
 
 
-def agent_budget(
-    resolved: Any, level: float | None, distribution: str | None = None
-) -> dict[str, Any]:
-    """The budget table of a resolved training spec's network(s) at sparsity `level`
-    (per-network tables under "networks" for actor-critic agents); `distribution` replaces
-    the layer distribution of the methods that spread their sparsity unevenly."""
-    key = jax.random.key(0)
-    env, agent = resolved.env, resolved.agent
+def agent_budget(plan: Any, level: float | None, distribution: str | None = None) -> dict[str, Any]:
+    """The budget table of a plan's network(s) at sparsity `level` (per-network tables under
+    "networks" for several networks); `distribution` replaces the layer distribution of the
+    methods that spread their sparsity unevenly. `resolve` stores it in every run's plan;
+    call this only for another level or distribution."""
 
     def redistributed(method: SparseMethod) -> SparseMethod:
         if distribution is None or not spreads_unevenly(method):
             return method
         return dataclasses.replace(method, distribution=distribution)
 
-    if resolved.networks is None:
-        network = agent.network(env)
-        inputs = agent.example_inputs(env.obs_shape)
-        params = jax.eval_shape(network.init, key, *inputs)
-        passes = agent.update_passes(env.obs_shape)
-        tables = []
-        for phase in resolved.phases:
-            method = redistributed(phase)
-            if level is not None:
-                method = dataclasses.replace(method, sparsity=level)
-            tables.append(network_budget(method, network, params, inputs, passes))
+    phases = plan.phases_at(level)
+    if plan.networks == (ONLINE,):
+        inputs = plan.example_inputs[ONLINE]
+        passes = plan.agent.update_passes(plan.env.obs_shape)
+        tables = [
+            network_budget(
+                redistributed(phase[ONLINE]),
+                plan.modules[ONLINE],
+                plan.param_shapes[ONLINE],
+                inputs,
+                passes,
+            )
+            for phase in phases
+        ]
         return phases_budget(tables)
-    inputs = agent.example_inputs(env.obs_shape)
-    budgets = {}
-    for name, method in resolved.methods_at(level).items():
-        method = redistributed(method)
-        module = agent.networks[name]
-        params = jax.eval_shape(module.init, key, *inputs[name])
-        budgets[name] = network_budget(method, module, params, inputs[name])
+    budgets = {
+        name: network_budget(
+            redistributed(method),
+            plan.modules[name],
+            plan.param_shapes[name],
+            plan.example_inputs[name],
+        )
+        for name, method in phases[-1].items()
+    }
     return merged_budget(budgets)

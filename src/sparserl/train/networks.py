@@ -1,6 +1,7 @@
-"""What every training program does to a sparse network, written once for all agents:
-the masked optimizer, one optimizer step followed by the method's topology update, the
-target sync, and the per-layer counts that check masks are respected."""
+"""What every training program does to a sparse network, written once for all agents: the
+network state (`NetState`), the masked optimizer, one optimizer step followed by the method's
+topology update, the target sync (together the masked trainer, `NetworkTrainer`), and the
+per-layer counts that check masks are respected."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from sparserl.sparsity import SparseMethod, SparseState, masked
+from sparserl.sparsity import SparseMethod, SparseState, apply_masks, masked
 from sparserl.sparsity.masks import kernel_name
 
 PyTree = Any
@@ -64,7 +65,8 @@ class Optimizer:
 
 @struct.dataclass
 class NetState:
-    """One network of a run: weights, optimizer state, sparse state and target (or None)."""
+    """One network of a run: weights, optimizer state, sparse state (masks) and target (or
+    None). Every program keeps its networks in this type, batched over runs by vmap."""
 
     params: PyTree
     opt_state: PyTree
@@ -135,8 +137,9 @@ def layer_counts(
 
 @dataclasses.dataclass(frozen=True)
 class NetworkTrainer:
-    """The loop's side of the actor-critic contract: agents call `train` and `sync` by
-    network name and never see the sparse methods or the optimizer."""
+    """The masked trainer of every agent: the loop's side of the agent contract. Agents call
+    `train`, `sync` and `masked_norm` by network name and never see the sparse methods, the
+    masks or the optimizer."""
 
     methods: dict[str, SparseMethod]
     optimizer: Optimizer
@@ -153,3 +156,8 @@ class NetworkTrainer:
         """`nets` with the targets of `names` Polyak-updated by `tau`."""
         synced = {n: sync_net_target(nets[n], self.methods[n], self.tau) for n in names}
         return {**nets, **synced}
+
+    def masked_norm(self, nets: dict[str, NetState], grads: dict[str, PyTree]) -> jax.Array:
+        """The global norm of `grads` ({network: gradients}) inside the networks' masks: the
+        norm of what the masked optimizer applies (gradient clipping)."""
+        return optax.tree.norm({n: apply_masks(g, nets[n].sparse.masks) for n, g in grads.items()})

@@ -12,11 +12,12 @@ PyTree = Any
 
 @struct.dataclass
 class RunPoint:
-    """The per-run values of a vmapped grid: seed, sparsity targets, swept hyper-parameters."""
+    """The per-run values of a vmapped grid: seed, sparsity targets, swept hyper-parameters
+    (`runner.run_points` stacks them from a plan)."""
 
     key: jax.Array
-    targets: PyTree
+    targets: PyTree  # {network: int32 target count per sparse kernel}
     learning_rate: jax.Array
     weight_decay: jax.Array
     gamma: jax.Array
-    masks: PyTree = None  # given masks (lottery-ticket rewind), else None
+    masks: PyTree = None  # {network: given masks} (lottery-ticket rewind), else None

@@ -1,6 +1,6 @@
 """Drive a compiled program chunk by chunk: one `chunk(index) -> metrics` per evaluation
 interval, whatever the program (value-based; off-policy or PPO, on a JAX or a host
-environment)."""
+environment). Every runner here meets the `runner.Runner` protocol."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sparserl.train.episodes import HostEpisodeStats
 from sparserl.train.networks import NetState
 from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
 from sparserl.train.on_policy_program import OnPolicyProgram
+from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
 from sparserl.train.value_host_program import ValueHostProgram
@@ -43,14 +44,9 @@ class ValueRunner:
         )
         return jax.device_get(metrics)
 
-    def state(self) -> dict[str, Any]:
+    def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves: everything the next chunk depends on."""
         return {"runs": self.runs}
-
-    def networks(self) -> dict[str, NetState]:
-        """The runs' one network, batched over runs."""
-        runs = self.runs
-        return {"online": NetState(runs.params, runs.opt_state, runs.sparse, runs.target_params)}
 
     def evaluation(self) -> dict[str, Any]:
         """What the last evaluation drew from besides the networks: the key ValueProgram's
@@ -62,6 +58,13 @@ class ValueRunner:
         """Continue from a checkpoint's state; the chunks are then exactly those of an
         uninterrupted run."""
         self.runs = state["runs"]
+
+    def networks(self) -> dict[str, NetState]:
+        """The runs' one network, batched over runs."""
+        return {ONLINE: self.runs.net}
+
+    def close(self) -> None:
+        """Nothing to release: the environments live in the compiled program."""
 
 
 class JaxEnvRunner:
@@ -83,13 +86,9 @@ class JaxEnvRunner:
         )
         return jax.device_get(metrics)
 
-    def state(self) -> dict[str, Any]:
+    def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves: the runs and their environments."""
         return {"runs": self.runs, "envs": self.envs}
-
-    def networks(self) -> dict[str, NetState]:
-        """The runs' networks by name, batched over runs."""
-        return self.runs.nets
 
     def evaluation(self) -> dict[str, Any]:
         """What the last evaluation drew from besides the networks: the key of each run's
@@ -100,6 +99,13 @@ class JaxEnvRunner:
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue exactly from a checkpoint's state."""
         self.runs, self.envs = state["runs"], state["envs"]
+
+    def networks(self) -> dict[str, NetState]:
+        """The runs' networks by name, batched over runs."""
+        return dict(self.runs.nets)
+
+    def close(self) -> None:
+        """Nothing to release: the environments live in the compiled program."""
 
 
 class _HostRunner:
@@ -136,13 +142,13 @@ class _HostRunner:
         self.evaluator = program.env.evaluator(len(self.seeds), program.eval_episodes)
         self.stats = HostEpisodeStats(len(self.seeds))
 
-    def state(self) -> dict[str, Any]:
+    def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves; gymnasium environments cannot be saved."""
         return {"runs": self.runs}
 
     def networks(self) -> dict[str, NetState]:
         """The runs' networks by name, batched over runs."""
-        return self.runs.nets
+        return dict(self.runs.nets)
 
     def evaluation(self) -> dict[str, Any]:
         """What the last evaluation used besides the networks and its seed (the chunk index):
@@ -217,13 +223,12 @@ class ValueHostRunner(_HostRunner):
         self.runs = self.program.compiled_end_episodes(self.runs)
 
     def networks(self) -> dict[str, NetState]:
-        runs = self.runs
-        return {"online": NetState(runs.params, runs.opt_state, runs.sparse, runs.target_params)}
+        return {ONLINE: self.runs.net}
 
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
         """Evaluation actions, ε-greedy at `epsilon_eval` (0.001 on Atari, Table 2), with keys
         from each run's own key and a count of the policy's calls."""
-        program, params, keys = self.program, self.runs.params, self.runs.key
+        program, params, keys = self.program, self.runs.net.params, self.runs.key
         calls = iter(range(1 << 62))
 
         def policy(obs: np.ndarray) -> np.ndarray:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Any
 
 import jax
 
 from sparserl.agents import (
-    ACTOR_CRITIC,
     SWEEPABLE,
     AgentConfigError,
-    OffPolicyAgent,
     ValueAgent,
+    default_preset,
     env_preset,
     make_agent,
     method_preset,
@@ -22,10 +20,19 @@ from sparserl.envs import AtariEnv, JaxEnv, make_env
 from sparserl.nets import matched_width
 from sparserl.nets.width import parameter_count, width_for_parameter_count
 from sparserl.replay.frames import STACK
-from sparserl.sparsity import METHODS, SparseMethod, kernel_shapes, make_method
-from sparserl.train.accounting import network_budget
+from sparserl.sparsity import METHODS, SparseMethod, make_method
+from sparserl.train.accounting import agent_budget, network_budget
 from sparserl.train.errors import TrainConfigError
-from sparserl.train.split import split_sparsities
+from sparserl.train.grid import grid_points, run_id
+from sparserl.train.plan import (
+    OFF_POLICY,
+    ON_POLICY,
+    ONLINE,
+    VALUE_ATARI,
+    VALUE_JAX,
+    Plan,
+    RunPlan,
+)
 
 PyTree = Any
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
@@ -65,63 +72,15 @@ class TrainSpec:
     save_networks_every: int | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class ResolvedSpec:
-    """A checked spec with its built environment, agent, method and schedule."""
-
-    spec: TrainSpec
-    env: Any  # JaxEnv or HostEnv
-    agent: Any  # ValueAgent, OffPolicyAgent or PPO
-    method: SparseMethod
-    phases: tuple[SparseMethod, ...]  # (method,) or (prune, lottery) for a lottery rewind
-    eval_interval: int
-    total_updates: int
-    # Actor-critic agents only: the method of each network and their kernel shapes.
-    networks: dict[str, SparseMethod] | None = None
-    network_shapes: dict[str, dict[str, tuple[int, ...]]] | None = None
-
-    def methods_at(self, level: float | None) -> dict[str, SparseMethod]:
-        """Actor-critic agents: each network's method at grid level `level`."""
-        sparsities = self.network_sparsities(level)
-        return {
-            name: method
-            if sparsities[name] is None
-            else dataclasses.replace(method, sparsity=sparsities[name])
-            for name, method in self.networks.items()
-        }
-
-    def network_sparsities(self, level: float | None) -> dict[str, float | None]:
-        """Each network's sparsity at grid level `level`: the actor:critic split of one
-        budget, else the level itself unless a network's own options fix it."""
-        if self.spec.actor_fraction is not None:
-            return split_sparsities(
-                self.networks, self.network_shapes, level, self.spec.actor_fraction
-            )
-        own = self.spec.network_options
-        return {n: own.get(n, {}).get("sparsity", level) for n in self.networks}
-
-    def grid(self) -> list[dict[str, Any]]:
-        """Every run of the group: sparsity, swept values and seed (seed varies fastest)."""
-        levels = self.spec.sparsities or (None,)
-        names = list(self.spec.sweep)
-        combos = itertools.product(*(self.spec.sweep[n] for n in names))
-        points = []
-        for level, combo in itertools.product(levels, list(combos)):
-            for seed in range(self.spec.seeds):
-                points.append(
-                    {"sparsity": level, **dict(zip(names, combo, strict=True)), "seed": seed}
-                )
-        return points
-
-
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise TrainConfigError(f"{name} must be a positive integer, got {value!r}")
     return value
 
 
-def resolve(spec: TrainSpec) -> ResolvedSpec:
-    """Check every setting and build the pieces; raises before any compilation."""
+def resolve(spec: TrainSpec) -> Plan:
+    """Check every setting and decide every run of the grid (`Plan`); raises before any
+    compilation."""
     steps = _positive_int("steps", spec.steps)
     _positive_int("seeds", spec.seeds)
     _positive_int("eval_episodes", spec.eval_episodes)
@@ -129,8 +88,9 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
         _positive_int("save_networks_every", spec.save_networks_every)
     env = make_env(spec.env, {**env_preset(spec.agent, spec.preset), **spec.env_options})
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
-    if isinstance(agent, ACTOR_CRITIC):
-        return _resolve_actor_critic(spec, env, agent)
+    family = agent_family(agent, env)
+    if family in (OFF_POLICY, ON_POLICY):
+        return _with_runs(_resolve_actor_critic(spec, env, agent, family))
     spec = dataclasses.replace(spec, method=_check_method(spec.method or "dense"))
     if spec.network_options or spec.actor_fraction is not None:
         raise TrainConfigError(
@@ -161,15 +121,70 @@ def resolve(spec: TrainSpec) -> ResolvedSpec:
             f"min_replay {cfg.min_replay} must be at least batch_size + n_step "
             f"({cfg.batch_size + cfg.n_step}) so the first batch has valid transitions"
         )
-    if isinstance(env, AtariEnv) and cfg.replay_capacity < cfg.n_step + STACK:
+    if family == VALUE_ATARI and cfg.replay_capacity < cfg.n_step + STACK:
         raise TrainConfigError(
             f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK} "
             f"({cfg.n_step + STACK}): frame replay rebuilds {STACK}-frame stacks by index"
         )
     _check_sweep(spec, agent.config)
     total_updates = (steps // period - cfg.first_learning_iteration()) * updates
-    method, phases = _methods(spec, total_updates)
-    return ResolvedSpec(spec, env, agent, method, phases, interval, total_updates)
+    phases = _methods(spec, total_updates)
+    network = agent.network(env)
+    plan = Plan(
+        spec=spec,
+        env=env,
+        agent=agent,
+        family=family,
+        preset=spec.preset or default_preset(spec.agent, env),
+        eval_interval=interval,
+        total_updates=total_updates,
+        modules={ONLINE: network},
+        example_inputs={ONLINE: agent.example_inputs(env.obs_shape)},
+        param_shapes={},
+        phases=tuple({ONLINE: method} for method in phases),
+        runs=(),
+    )
+    return _with_runs(_with_param_shapes(plan))
+
+
+def agent_family(agent: Any, env: Any) -> str:
+    """The loop family that trains `agent` on `env` (the one place that decides it): the
+    family the agent declares (agents.FAMILIES), and for value agents the environment's kind
+    (a compiled loop on JAX environments, host-stepped games on Atari)."""
+    if agent.family == "value":
+        return VALUE_ATARI if isinstance(env, AtariEnv) else VALUE_JAX
+    return {"off_policy": OFF_POLICY, "on_policy": ON_POLICY}[agent.family]
+
+
+def _with_param_shapes(plan: Plan) -> Plan:
+    """The plan with the parameter shapes of every network (traced, nothing computed)."""
+    key = jax.random.key(0)
+    shapes = {
+        name: jax.eval_shape(module.init, key, *plan.example_inputs[name])
+        for name, module in plan.modules.items()
+    }
+    return dataclasses.replace(plan, param_shapes=shapes)
+
+
+def _with_runs(plan: Plan) -> Plan:
+    """The plan with every run of its grid: methods, mask targets and budget of each level
+    decided once and shared by the runs at that level."""
+    levels = {}
+    for level in plan.levels:
+        phases = plan.phases_at(level)
+        targets = tuple(
+            {name: method.targets(plan.param_shapes[name]) for name, method in phase.items()}
+            for phase in phases
+        )
+        levels[level] = (phases[-1], targets, agent_budget(plan, level))
+    runs = []
+    for index, point in enumerate(grid_points(plan.spec)):
+        methods, targets, budget = levels[point["sparsity"]]
+        config = plan.agent.config.replace(**{k: point[k] for k in plan.spec.sweep})
+        runs.append(
+            RunPlan(index, run_id(plan.spec, point), point, config, methods, targets, budget)
+        )
+    return dataclasses.replace(plan, runs=tuple(runs))
 
 
 def _eval_interval(
@@ -288,7 +303,8 @@ def _check_method(name: str) -> str:
     return name
 
 
-def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, tuple]:
+def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, ...]:
+    """The value agent's method of each phase, at the grid's first level."""
     options = _run_method_options(spec)
     if spec.sparsities:
         options["sparsity"] = spec.sparsities[0]
@@ -297,19 +313,18 @@ def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, tuple]:
         # masks, then the original initialisation is retrained under them.
         prune = make_method("prune", total_steps=total_updates, **options)
         shared = {k: v for k, v in options.items() if k in METHODS["lottery"].__dataclass_fields__}
-        return make_method("lottery", **shared), (prune, make_method("lottery", **shared))
+        return prune, make_method("lottery", **shared)
     if "total_steps" in METHODS[spec.method].__dataclass_fields__:
         options.setdefault("total_steps", total_updates)
-    method = make_method(spec.method, **options)
-    return method, (method,)
+    return (make_method(spec.method, **options),)
 
 
-def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec:
+def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) -> Plan:
     """Checks and pieces of a SAC / TD3 / PPO run: one sparse method per network."""
     steps = spec.steps
     period_name = "update period" if agent.update_period == 1 else "rollout size"
     interval = _eval_interval(spec, steps, agent.update_period, period_name)
-    if isinstance(agent, OffPolicyAgent) and agent.config.learning_starts >= steps:
+    if family == OFF_POLICY and agent.config.learning_starts >= steps:
         raise TrainConfigError(
             f"learning_starts {agent.config.learning_starts} >= steps {steps}: "
             "the agent would never learn"
@@ -348,34 +363,29 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any) -> ResolvedSpec
         if "total_steps" in fields:
             options.setdefault("total_steps", max(updates[name], 1))
         networks[name] = make_method(method, **options)
-    shapes = _network_shapes(agent, env)
+    plan = Plan(
+        spec=spec,
+        env=env,
+        agent=agent,
+        family=family,
+        preset=spec.preset or default_preset(spec.agent, env),
+        eval_interval=interval,
+        total_updates=updates["critic"],
+        modules=dict(agent.networks),
+        example_inputs=agent.example_inputs(env.obs_shape),
+        param_shapes={},
+        phases=(networks,),
+        runs=(),
+    )
+    plan = _with_param_shapes(plan)
     if spec.actor_fraction is not None:
         _check_split(spec, networks)
-    resolved = ResolvedSpec(
-        spec,
-        env,
-        agent,
-        networks["critic"],
-        (networks["critic"],),
-        interval,
-        updates["critic"],
-        networks=networks,
-        network_shapes=shapes,
-    )
-    for level in spec.sparsities or (None,):
+    for level in plan.levels:
         # Raises now, not at the first compile, if a split does not fit or an ER lambda is
         # too large for its layer.
-        for name, method in resolved.methods_at(level).items():
-            method.layer_counts(shapes[name])
-    return resolved
-
-
-def _network_shapes(agent: Any, env: Any) -> dict[str, dict[str, tuple[int, ...]]]:
-    inputs = agent.example_inputs(env.obs_shape)
-    return {
-        name: kernel_shapes(jax.eval_shape(module.init, jax.random.key(0), *inputs[name]))
-        for name, module in agent.networks.items()
-    }
+        for name, method in plan.phases_at(level)[-1].items():
+            method.layer_counts(plan.kernel_shapes[name])
+    return plan
 
 
 def _check_split(spec: TrainSpec, networks: dict[str, SparseMethod]) -> None:

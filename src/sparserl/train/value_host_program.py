@@ -42,7 +42,7 @@ class ValueHostProgram(ValueProgram):
 
     def _host_act(self, run: RunState, obs: jax.Array, env_step: jax.Array):
         key, act_key, q_key = jax.random.split(run.key, 3)
-        action = self._explore(run.params, obs, env_step, act_key, q_key)
+        action = self._explore(run.net.params, obs, env_step, act_key, q_key)
         return run.replace(key=key), action
 
     def _store(self, run: RunState, frame, action, reward, terminal, episode_end) -> RunState:

@@ -27,10 +27,11 @@ from sparserl.agents import (
     linearly_decaying_epsilon,
 )
 from sparserl.envs import JaxEnv
-from sparserl.sparsity import SparseMethod, SparseState
+from sparserl.sparsity import SparseMethod
 from sparserl.train.episodes import EpisodeStats
 from sparserl.train.evaluation import evaluate
-from sparserl.train.networks import Optimizer, layer_counts
+from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, layer_counts
+from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
 from sparserl.train.value_replay import TransitionReplay
@@ -42,10 +43,7 @@ PyTree = Any
 class RunState:
     """Everything one run carries between iterations (batched over runs by vmap)."""
 
-    params: PyTree
-    target_params: PyTree
-    opt_state: PyTree
-    sparse: SparseState
+    net: NetState  # the online network, its target and their sparse state
     buffer: Any
     env_state: Any  # None on host environments (ValueHostProgram)
     obs: jax.Array | None
@@ -73,6 +71,11 @@ class ValueProgram:
     @functools.cached_property
     def optimizer(self) -> Optimizer:
         return Optimizer(self.agent.config.adam_eps)
+
+    @functools.cached_property
+    def trainer(self) -> NetworkTrainer:
+        """The masked trainer of the online network (hard target syncs)."""
+        return NetworkTrainer({ONLINE: self.method}, self.optimizer, tau=1.0)
 
     @property
     def schedule(self) -> tuple[int, int]:
@@ -103,15 +106,18 @@ class ValueProgram:
         """A run's learner: network, masks, target, optimizer and `buffer`; no environment."""
         params = self.example_params(init_key)
         if point.masks is None:
-            params, sparse = self.method.init(params, sparse_key, point.targets)
+            params, sparse = self.method.init(params, sparse_key, point.targets[ONLINE])
         else:
-            params, sparse = self.method.init(params, sparse_key, masks=point.masks)
+            params, sparse = self.method.init(params, sparse_key, masks=point.masks[ONLINE])
         zero = jnp.zeros((), jnp.float32)
-        return RunState(
+        net = NetState(
             params=params,
-            target_params=params,
             opt_state=self.optimizer.init(params, point.learning_rate, point.weight_decay),
             sparse=sparse,
+            target=params,
+        )
+        return RunState(
+            net=net,
             buffer=buffer,
             env_state=None,
             obs=None,
@@ -141,7 +147,7 @@ class ValueProgram:
         # The agent's key comes last: with JAX's partitionable threefry (the default),
         # split(k, n + 1)[:n] == split(k, n), so the other streams do not depend on it.
         key, act_key, env_key, q_key = jax.random.split(run.key, 4)
-        action = self._explore(run.params, run.obs, env_step, act_key, q_key)
+        action = self._explore(run.net.params, run.obs, env_step, act_key, q_key)
         step = self.env.step(env_key, run.env_state, action)
         transition = replay_transition(run.obs, action, step)
         return run.replace(
@@ -161,18 +167,14 @@ class ValueProgram:
 
         def loss_fn(params):
             per_example = self.agent.per_example_loss(
-                self._apply, params, run.target_params, batch, loss_key
+                self._apply, params, run.net.target, batch, loss_key
             )
             return jnp.mean(weights * per_example), per_example
 
-        (loss, per_example), grads = jax.value_and_grad(loss_fn, has_aux=True)(run.params)
-        params, opt_state, sparse = self.optimizer.step(
-            self.method, run.params, run.opt_state, run.sparse, grads, optimizer_step
-        )
+        (loss, per_example), grads = jax.value_and_grad(loss_fn, has_aux=True)(run.net.params)
+        nets = self.trainer.train({ONLINE: run.net}, ONLINE, grads, optimizer_step)
         return run.replace(
-            params=params,
-            opt_state=opt_state,
-            sparse=sparse,
+            net=nets[ONLINE],
             buffer=self.replay.update_priorities(run.buffer, indices, per_example),
             key=key,
             loss_sum=run.loss_sum + loss,
@@ -180,8 +182,7 @@ class ValueProgram:
         )
 
     def _sync_target(self, run: RunState) -> RunState:
-        target = self.method.sync_target(run.sparse, run.params, run.target_params, 1.0)
-        return run.replace(target_params=target)
+        return run.replace(net=self.trainer.sync({ONLINE: run.net}, (ONLINE,))[ONLINE])
 
     # ---- iterations (batched over runs) ---------------------------------------------------
     def _acting_iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
@@ -214,7 +215,7 @@ class ValueProgram:
 
     def _evaluate(self, run: RunState) -> jax.Array:
         key, _ = jax.random.split(jax.random.fold_in(run.key, 1))
-        act = functools.partial(self._eval_actions, run.params)
+        act = functools.partial(self._eval_actions, run.net.params)
         return evaluate(self.env, act, key, self.eval_episodes)
 
     def _chunk_metrics(self, runs: RunState) -> tuple[RunState, dict]:
@@ -222,8 +223,8 @@ class ValueProgram:
         restart for the next chunk."""
         metrics = {
             "losses": {"loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1)},
-            "online": jax.vmap(layer_counts)(runs.params, runs.sparse.masks),
-            "target": jax.vmap(layer_counts)(runs.target_params, runs.sparse.masks),
+            "online": jax.vmap(layer_counts)(runs.net.params, runs.net.sparse.masks),
+            "target": jax.vmap(layer_counts)(runs.net.target, runs.net.sparse.masks),
         }
         zero = jnp.zeros_like(runs.loss_sum)
         return runs.replace(loss_sum=zero, loss_count=zero), metrics
