@@ -228,7 +228,7 @@ def _check_runs(metrics: list[pd.DataFrame], configs: list[dict], counts: dict[s
     for rows, config in zip(metrics, configs, strict=True):
         assert rows["step"].tolist() == [STEPS // EVALS * (i + 1) for i in range(EVALS)]
         for layer, count in counts.items():
-            assert rows[f"nonzeros/{layer}"].tolist() == [count] * EVALS
+            assert rows[f"active/{layer}"].tolist() == [count] * EVALS
         assert rows["weights_outside_mask"].tolist() == [0] * EVALS
         assert np.isfinite(rows["loss"]).all() and (rows["loss"] > 0).all()
         assert (config["agent"], config["method"], config["preset"]) == (
