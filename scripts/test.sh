@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Install what is needed (scripts/bootstrap.sh), lint, and run the whole test suite: the fast
-# unit tests and the learning tests (marked slow; together about 10 minutes on 2 cores).
-# Extra arguments go to pytest and come last, e.g. `-m "not slow and not presets"` for the fast tests only;
-# `-m presets` runs every sweep preset through sweep and report (about an hour on 2 cores).
+# Install what is needed (scripts/bootstrap.sh), lint, and run the CI suite on two pytest-xdist
+# workers: the fast unit tests and the tests marked slow (the smallest learning tests among them).
+# Extra arguments go to pytest and come last (a second -m replaces this one): `-m learning` runs the longer learning tests (about 25 minutes on 2 cores) and
+# `-m presets` every sweep preset through sweep and report (about an hour on 2 cores).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/bootstrap.sh
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
-.venv/bin/python -m pytest -m "not presets" "$@"
+.venv/bin/python -m pytest -n 2 --dist worksteal -m "not learning and not presets" "$@"

@@ -1,4 +1,5 @@
-"""Shared fixtures: a small Flax MLP and a jitted masked training step for any method."""
+"""Shared fixtures: one persistent compilation cache for the suite, a small Flax MLP and a
+jitted masked training step for any method."""
 
 import flax.linen as nn
 import jax
@@ -18,6 +19,18 @@ class MLP(nn.Module):
         for h in self.hidden:
             x = nn.relu(nn.Dense(h)(x))
         return nn.Dense(self.out)(x)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compilation_cache(request):
+    """One persistent JAX compilation cache for the whole suite (in pytest's cache directory,
+    kept between sessions and shared by xdist workers): the many tests that build a program
+    another test built (train then resume, train then sweep, the same tiny grid) load it
+    instead of compiling it again."""
+    directory = request.config.cache.mkdir("jax-compilation")
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    return directory
 
 
 @pytest.fixture(scope="session")

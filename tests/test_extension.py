@@ -128,20 +128,13 @@ eval_episodes: 2
 
 
 @pytest.fixture(scope="module", autouse=True)
-def registered(request) -> Iterator[None]:
+def registered() -> Iterator[None]:
     """The method and the agent registered for this module's tests, forgotten after them (the
-    other modules list the built-in ones), with a persistent compilation cache so the sweep
-    reuses what `train` compiled."""
+    other modules list the built-in ones); conftest's compilation cache lets the sweep reuse
+    what `train` compiled."""
     register_method(RandomSwap)
     register_agent(PowerDQN, PowerDQNConfig, PRESETS)
-    directory = request.config.cache.mkdir("jax-compilation")
-    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
-    previous = {name: getattr(jax.config, name) for name in names}
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     yield
-    for name, value in previous.items():
-        jax.config.update(name, value)
     unregister_method("random-swap")
     unregister_agent("power-dqn")
 

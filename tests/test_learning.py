@@ -1,4 +1,6 @@
-"""Learning on small budgets: thresholds a broken agent cannot reach (marked slow).
+"""Learning on small budgets: thresholds a broken agent cannot reach. One test per kind of
+loop (dense and sparse DQN, SAC) is marked slow and runs in CI; the others, minutes each, are
+marked learning (`-m learning`).
 
 Random policies score ~22 on CartPole-v1, -500 on Acrobot-v1, -200 on MountainCar-v0 and
 ~0.5 on Breakout-MinAtar; a diverged DQN scores ~9 on CartPole. Full-budget results are in
@@ -10,7 +12,6 @@ import pytest
 
 from sparserl.train import TrainSpec, train
 
-pytestmark = pytest.mark.slow
 
 
 def mean_final_return(**spec) -> float:
@@ -33,25 +34,35 @@ def _cartpole(agent: str, steps: int, options=None, **changes) -> float:
     )
 
 
+@pytest.mark.slow
 def test_dense_dqn_learns_cartpole():
     # These 3 seeds measured 229 at 30k steps; the worst of 6 other 3-seed sets (seeds 3..17)
     # measured 103 (seeds are ~125-370 with an occasional ~75).
     assert _cartpole("dqn", 30_000) >= 70
 
 
-@pytest.mark.parametrize("method", ["prune", "set", "rigl"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param("prune", marks=pytest.mark.learning),
+        pytest.param("set", marks=pytest.mark.learning),
+        pytest.param("rigl", marks=pytest.mark.slow),
+    ],
+)
 def test_90_percent_sparse_dqn_learns_cartpole(method):
     # These 3 seeds measured 217 (prune), 155 (set), 219 (rigl) at 40k steps; the worst of
     # 3 other 3-seed sets (seeds 3..11) measured 122, 110 and 128.
     assert _cartpole("dqn", 40_000, method=method, sparsities=(0.9,)) >= 75
 
 
+@pytest.mark.learning
 def test_rainbow_learns_cartpole():
     # These 3 seeds measured 318 at 20k steps; the worst of 3 other 3-seed sets (seeds 3..11)
     # measured 190.
     assert _cartpole("rainbow", 20_000) >= 130
 
 
+@pytest.mark.learning
 def test_iqn_learns_cartpole():
     # N = N' = 16 and K = 8 fractions (preset: 64, 64, 32): the τ embedding and head run on
     # batch x N rows, so the preset's counts take ~4x longer. These 3 seeds measured 319 at
@@ -85,20 +96,20 @@ def test_sac_learns_pendulum():
     assert _pendulum("sac", 8_000, 64) >= -400
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_td3_learns_pendulum():
     # The same margin as SAC's: runs differ between machines, a TD3 that does not learn stays
     # below -1000.
     assert _pendulum("td3", 10_000, 64) >= -400
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 @pytest.mark.parametrize("method", ["rigl", "set"])
 def test_90_percent_sparse_sac_learns_pendulum(method):
     assert _pendulum("sac", 8_000, 128, method=method, sparsities=(0.9,)) >= -400
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_ds_td3_learns_pendulum():
     # Sokar et al.'s optimiser settings and ER topology; the 25k random steps of the MuJoCo
     # protocol would be longer than this run.

@@ -403,7 +403,7 @@ def test_ppo_learns_cartpole():
     assert np.mean(final) >= 400, final  # random/broken: ~20
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_ppo_learns_pendulum():
     # rl-baselines3-zoo's Pendulum-v1 settings (PRESETS) with SB3's 2x64: about -200 after
     # 60k-100k steps in our runs, with single evaluations of a seed up to ~-550; random and
@@ -415,7 +415,7 @@ def test_ppo_learns_pendulum():
     assert np.mean(final) >= -400, final
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_sparse_ppo_learns_cartpole():
     # 90% sparse RigL actor and SET critic (ERK, default update interval of 1000 optimizer
     # steps: 5 topology updates in 6400 steps): 500 on 3 seeds at 40k steps in our runs.

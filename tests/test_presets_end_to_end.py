@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jax
 import pandas as pd
 import pytest
 
@@ -150,20 +149,6 @@ def _builds(spec: SweepSpec) -> bool:
 
 def _cases() -> list[tuple[str, str]]:
     return [(name, scale) for name in PRESETS for scale in SCALES if scale in PRESETS[name]]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(request) -> Iterator[Path]:
-    """Presets share programs (e.g. dense DQN on a MinAtar game at width 1 and 3): a persistent
-    JAX cache in .pytest_cache compiles each once, and across sessions."""
-    directory = request.config.cache.mkdir("jax-compilation")
-    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
-    previous = {name: getattr(jax.config, name) for name in names}
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield directory
-    for name, value in previous.items():
-        jax.config.update(name, value)
 
 
 @pytest.mark.slow

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import jax
 import pandas as pd
 import pytest
 import yaml
@@ -70,22 +69,6 @@ def _eval_returns(out: Path) -> dict[str, list[float]]:
 
 def _contents(out: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(request) -> Iterator[Path]:
-    """Every test here compiles the same two programs: a persistent JAX cache (in
-    .pytest_cache, kept between sessions) turns the later compilations into cache hits."""
-    directory = request.config.cache.mkdir("jax-compilation")
-    previous = {
-        name: getattr(jax.config, name)
-        for name in ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
-    }
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield directory
-    for name, value in previous.items():  # other test modules compile as before
-        jax.config.update(name, value)
 
 
 @pytest.fixture(scope="module")
