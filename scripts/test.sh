@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what is needed (scripts/bootstrap.sh), lint, and run the CI suite on two pytest-xdist
 # workers: the fast unit tests and the tests marked slow (the smallest learning tests among them).
-# Extra arguments go to pytest and come last (a second -m replaces this one): `-m learning` runs the longer learning tests (about 25 minutes on 2 cores) and
-# `-m presets` every sweep preset through sweep and report (about an hour on 2 cores).
+# Extra arguments go to pytest and come last (a second -m replaces this one): `-m learning`
+# runs the longer learning tests (about 25 minutes on 2 cores), `-m presets` every sweep
+# preset through sweep and report (about an hour on 2 cores).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
