@@ -49,6 +49,7 @@ ONE_ENV_FAMILIES = ("atari", "minatar", "mujoco")
 TINY_OPTIONS: dict[str, Any] = {
     "batch_size": 2,
     "replay_capacity": 32,
+    "min_replay": 32,  # within the capacity until `shrink` lowers it to the first batch
     "epsilon_decay_steps": 1,
     "learning_starts": 0,
     "num_envs": 1,
