@@ -9,7 +9,7 @@ import jax
 import pytest
 
 import sparserl.agents
-import sparserl.train.spec as spec_module
+import sparserl.experiment.spec as spec_module
 from sparserl.sweeps import planned_runs
 from sparserl.train import ONLINE, TrainSpec, grid_points, resolve, run_id, train
 

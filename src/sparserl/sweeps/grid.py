@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+from sparserl.experiment.grid import filesystem_safe
 from sparserl.sparsity.methods import option_names
 from sparserl.sweeps.spec import (
     ACTOR_FRACTION,
@@ -21,7 +22,6 @@ from sparserl.sweeps.spec import (
     method_option_names,
 )
 from sparserl.train import Plan, TrainSpec, grid_points, resolve, run_id
-from sparserl.train.grid import filesystem_safe
 
 # What resolve raises for a group that cannot run: every config error (Agent-, Env-,
 # Sparsity-, TrainConfigError) is a ValueError, and so is e.g. a parameter-matched width that

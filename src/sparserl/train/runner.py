@@ -11,11 +11,11 @@ import jax
 import jax.numpy as jnp
 
 from sparserl.envs import HostEnv
+from sparserl.experiment.plan import OFF_POLICY, ON_POLICY, ONLINE, VALUE_ATARI, VALUE_JAX, Plan
 from sparserl.sparsity import SparseMethod
 from sparserl.train.networks import NetState
 from sparserl.train.off_policy_program import OffPolicyProgram
 from sparserl.train.on_policy_program import OnPolicyProgram
-from sparserl.train.plan import OFF_POLICY, ON_POLICY, ONLINE, VALUE_ATARI, VALUE_JAX, Plan
 from sparserl.train.point import RunPoint
 from sparserl.train.runners import (
     JaxEnvRunner,

@@ -12,11 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from sparserl.envs import HostEnv
+from sparserl.experiment.plan import ONLINE
 from sparserl.train.episodes import HostEpisodeStats
 from sparserl.train.networks import NetState
 from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
 from sparserl.train.on_policy_program import OnPolicyProgram
-from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
 from sparserl.train.value_host_program import ValueHostProgram

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from sparserl.experiment.grid import GridPoint
+from sparserl.experiment.split import split_sparsities
 from sparserl.sparsity import SparseMethod, kernel_shapes
-from sparserl.train.grid import GridPoint
-from sparserl.train.split import split_sparsities
 
 PyTree = Any
 
