@@ -24,7 +24,7 @@ from sparserl.rundir import OutputError, atomic
 from sparserl.sweeps import SweepSpecError, loads, run_sweep
 from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import SPEC_FILE, spec_data
-from sparserl.train import runners
+from sparserl.train.core import host_runner as runners
 from sparserl.train.lock import LOCK_FILE, DirectoryInUse
 
 SPEC = """

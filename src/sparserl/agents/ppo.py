@@ -2,7 +2,7 @@
 
 Two separate networks, `actor` and `critic`, each with its own sparse method and optimizer.
 The agent turns a rollout into advantages and runs the minibatch epochs; the training loop
-(`sparserl.train.on_policy_program`) collects the rollouts and owns the optimizers, masks and
+(`sparserl.train.on_policy.program`) collects the rollouts and owns the optimizers, masks and
 topology updates, reached through `trainer.train(nets, name, grads, step)`; the gradient clip
 takes its norm inside the masks from `trainer.masked_norm(nets, grads)` (agents never read
 masks).

@@ -18,7 +18,7 @@ from sparserl.experiment import (
     resolve,
     run_id,
 )
-from sparserl.train.networks import NetState, NetworkTrainer
+from sparserl.train.core.networks import NetState, NetworkTrainer
 from sparserl.train.run import RunResult, final_score, train
 from sparserl.train.runner import LOOPS, Loop, Runner, make_program, make_runner, run_points
 

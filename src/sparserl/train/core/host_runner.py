@@ -13,14 +13,14 @@ import numpy as np
 
 from sparserl.envs import HostEnv
 from sparserl.experiment.plan import ONLINE
-from sparserl.train.episodes import HostEpisodeStats
-from sparserl.train.networks import NetState
-from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
-from sparserl.train.on_policy_program import OnPolicyProgram
-from sparserl.train.point import RunPoint
-from sparserl.train.transitions import replay_transition
-from sparserl.train.value_host_program import ValueHostProgram
-from sparserl.train.value_program import ValueProgram
+from sparserl.train.core.episodes import HostEpisodeStats
+from sparserl.train.core.networks import NetState
+from sparserl.train.core.point import RunPoint
+from sparserl.train.core.transitions import replay_transition
+from sparserl.train.off_policy.program import OffPolicyProgram, to_action_box
+from sparserl.train.on_policy.program import OnPolicyProgram
+from sparserl.train.value_atari.program import ValueHostProgram
+from sparserl.train.value_jax.program import ValueProgram
 
 # Host environments resumed at chunk c reset with seed + c * RESUME_SEED_STRIDE (c = 0 at start).
 RESUME_SEED_STRIDE = 1_000_003
