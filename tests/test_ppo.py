@@ -22,9 +22,9 @@ from sparserl.agents.ppo_config import PRESETS, PPOConfig
 from sparserl.envs import make_env
 from sparserl.sparsity import SET, Dense, RigL, kernel_shapes
 from sparserl.train.core.episodes import HostEpisodeStats
-from sparserl.train.core.host_runner import OnPolicyHostRunner, env_seeds
 from sparserl.train.core.point import RunPoint
 from sparserl.train.on_policy.program import OnPolicyProgram, RunningStats
+from sparserl.train.on_policy.runner import OnPolicyHostRunner, env_seeds
 
 
 def _program(env_id, config, steps, methods=None, eval_episodes=2):
