@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sparserl.agents import AgentConfigError
-from sparserl.agents.sac import tanh_gaussian_sample
+from sparserl.agents.actor_critic.sac import tanh_gaussian_sample
 from sparserl.cli import main
 from sparserl.sparsity import SparsityConfigError
 from sparserl.sparsity.masks import named_masks

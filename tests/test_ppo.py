@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sparserl.agents import AgentConfigError
-from sparserl.agents.ppo import (
+from sparserl.agents.actor_critic.ppo import (
     LOSS_NAMES,
     PPO,
     clipped_surrogate,
@@ -18,7 +18,7 @@ from sparserl.agents.ppo import (
     gaussian_log_prob,
     value_loss,
 )
-from sparserl.agents.ppo_config import PRESETS, PPOConfig
+from sparserl.agents.actor_critic.ppo_config import PRESETS, PPOConfig
 from sparserl.envs import make_env
 from sparserl.sparsity import SET, Dense, RigL, kernel_shapes
 from sparserl.train.core.episodes import HostEpisodeStats

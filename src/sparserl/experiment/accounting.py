@@ -19,7 +19,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from sparserl.agents.value_agent import NetworkPass
+from sparserl.agents.value.value_agent import NetworkPass
 from sparserl.experiment.plan import ONLINE
 from sparserl.sparsity import SparseMethod, budget_table, kernel_shapes
 from sparserl.sparsity.flops import dense_counts, inference_flops

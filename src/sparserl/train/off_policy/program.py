@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from sparserl import replay
-from sparserl.agents.off_policy import OffPolicyAgent
+from sparserl.agents.actor_critic.off_policy import OffPolicyAgent
 from sparserl.train.core.actor_critic_program import ActorCriticProgram
 from sparserl.train.core.chunk_metrics import add_losses, chunk_metrics
 from sparserl.train.core.episodes import EpisodeStats, JaxEnvCarry

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from sparserl.agents.ppo import LOSS_NAMES, PPO
+from sparserl.agents.actor_critic.ppo import LOSS_NAMES, PPO
 from sparserl.train.core.actor_critic_program import ActorCriticProgram
 from sparserl.train.core.chunk_metrics import add_losses, chunk_metrics
 from sparserl.train.core.episodes import EpisodeStats, JaxEnvCarry

@@ -23,10 +23,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from sparserl.agents.actor_critic.off_policy import Losses, weighted
+from sparserl.agents.actor_critic.ppo_config import PRESETS as PPO_PRESETS
+from sparserl.agents.actor_critic.ppo_config import PPOConfig
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.off_policy import Losses, weighted
-from sparserl.agents.ppo_config import PRESETS as PPO_PRESETS
-from sparserl.agents.ppo_config import PPOConfig
 from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import CategoricalActor, GaussianActor, ValueCritic
 from sparserl.types import PyTree
