@@ -20,6 +20,7 @@ from sparserl.agents.actor_critic.ppo import PPO
 from sparserl.agents.actor_critic.ppo_config import PPOConfig
 from sparserl.agents.actor_critic.sac import SAC
 from sparserl.agents.actor_critic.td3 import TD3
+from sparserl.agents.config import SWEEPABLE, AgentConfig
 from sparserl.agents.errors import AgentConfigError
 from sparserl.agents.registry import (
     AGENTS,
@@ -36,8 +37,6 @@ from sparserl.agents.registry import (
 )
 from sparserl.agents.value.augmentation import drq_augmentation, random_intensity, random_shift
 from sparserl.agents.value.config import (
-    SWEEPABLE,
-    AgentConfig,
     IQNConfig,
     MunchausenIQNConfig,
     RainbowConfig,

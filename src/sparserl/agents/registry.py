@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from sparserl.agents.config import AgentConfig
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.value.config import AgentConfig
 
 FAMILIES = ("value", "off_policy", "on_policy")  # the training loop each kind of agent needs
 # A preset's sparse-method side for an environment id: {"method", "options", "networks"}.

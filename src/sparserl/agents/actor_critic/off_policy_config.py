@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from sparserl.agents.config import AgentConfig, check_replay_capacity
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.value.config import AgentConfig, check_replay_capacity
 from sparserl.validation import Range, at_least, non_negative, option, positive, unit
 
 

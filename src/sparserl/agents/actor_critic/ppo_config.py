@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from sparserl.agents.config import AgentConfig
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.value.config import AgentConfig
 from sparserl.nets.torsos import ACTIVATIONS
 from sparserl.validation import at_least, non_negative, one_of, option, positive, unit
 

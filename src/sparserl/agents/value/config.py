@@ -4,52 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Self
 
+from sparserl.agents.config import AgentConfig, check_replay_capacity
 from sparserl.agents.errors import AgentConfigError
 from sparserl.nets import TORSOS
 from sparserl.validation import (
     at_least,
     below,
-    check_fields,
     non_negative,
     one_of,
     option,
     positive,
     unit,
 )
-
-# Hyper-parameters that may differ between the runs of one compiled program (vmapped).
-SWEEPABLE = ("learning_rate", "weight_decay", "gamma")
-
-
-@dataclasses.dataclass(frozen=True)
-class AgentConfig:
-    """Base of every agent config: frozen, replaced by name with a clear error for typos."""
-
-    def __post_init__(self) -> None:
-        check_fields(self, AgentConfigError)
-
-    def replace(self, **changes: Any) -> Self:
-        """A copy with some fields changed; unknown names are an error listing the valid ones."""
-        valid = [f.name for f in dataclasses.fields(self)]
-        unknown = [k for k in changes if k not in valid]
-        if unknown:
-            raise AgentConfigError(
-                f"{type(self).__name__} has no option(s) {unknown}; its options are {valid}"
-            )
-        return dataclasses.replace(self, **changes)
-
-
-def check_replay_capacity(config: AgentConfig, warm_up: str) -> None:
-    """The replay must hold a batch and every transition collected before learning starts
-    (`warm_up`: the field counting those steps)."""
-    for other in ("batch_size", warm_up):
-        if config.replay_capacity < getattr(config, other):
-            raise AgentConfigError(
-                f"replay_capacity {config.replay_capacity} must be at least {other} "
-                f"({getattr(config, other)})"
-            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +47,7 @@ class ValueConfig(AgentConfig):
     epsilon_decay_steps: int = option(250_000, non_negative)  # Table 2
     epsilon_eval: float = option(0.001, unit)  # Table 2
     # DrQ (Kostrikov et al. 2020): random shifts of obs and next_obs of every sampled batch,
-    # independent draws, in updates only (agents.augmentation; Dopamine's DrQ(ε) sets it).
+    # independent draws, in updates only (agents.value.augmentation; Dopamine's DrQ(ε) sets it).
     data_augmentation: bool = False
 
     def __post_init__(self) -> None:
