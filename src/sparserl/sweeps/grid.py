@@ -146,7 +146,7 @@ def group_id(spec: TrainSpec) -> str:
 
 def planned_runs(groups: list[TrainSpec]) -> list[tuple[str, str]]:
     """(group_id, run_id) of every run of every group, from the grid expansion training uses
-    (`train.grid_points`); a run's directory is group_id/run_id, since run ids alone do not
+    (`experiment.grid_points`); a run's directory is group_id/run_id, since run ids alone do not
     name widths or method options."""
     return [(group_id(g), run_id(g, point)) for g in groups for point in grid_points(g)]
 
