@@ -24,7 +24,8 @@ import time
 
 import jax
 
-from sparserl.train import ONLINE, TrainSpec, make_runner, resolve
+from sparserl.experiment import ONLINE, TrainSpec, resolve
+from sparserl.train import make_runner
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,7 +61,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sparserl.train import ONLINE, TrainSpec, make_program, network_budget, resolve, run_points
+from sparserl.experiment import ONLINE, TrainSpec, network_budget, resolve
+from sparserl.train import make_program, run_points
 from sparserl.versions import versions
 
 PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import jax
 
-from sparserl.train import TrainSpec, make_program, make_runner, resolve
+from sparserl.experiment import TrainSpec, resolve
+from sparserl.train import make_program, make_runner
 
 PEERS = Path(os.environ.get("SPARSERL_PEERS", "/work/shared/peers"))
 VARIANTS = {"dense": ("dense", ()), "RigL 90%": ("rigl", (0.9,))}  # label: method, sparsities

@@ -12,19 +12,12 @@ import numpy as np
 import pytest
 
 from sparserl.agents import AgentConfigError
-from sparserl.agents.sac import tanh_gaussian_sample
+from sparserl.agents.actor_critic.sac import tanh_gaussian_sample
 from sparserl.cli import main
+from sparserl.experiment import TrainConfigError, TrainSpec, agent_budget, resolve
 from sparserl.sparsity import SparsityConfigError
 from sparserl.sparsity.masks import named_masks
-from sparserl.train import (
-    TrainConfigError,
-    TrainSpec,
-    agent_budget,
-    make_runner,
-    resolve,
-    run_points,
-    train,
-)
+from sparserl.train import make_runner, run_points, train
 
 
 def _inspect(capsys, *args):

@@ -16,10 +16,10 @@ from sparserl.agents import (
     env_preset,
     epsilon_greedy,
     linearly_decaying_epsilon,
-    losses,
     make_agent,
     method_preset,
 )
+from sparserl.agents.value import losses
 from sparserl.envs import make_env
 
 KEY = jax.random.key(0)  # DQN and Rainbow draw nothing from it

@@ -8,10 +8,9 @@ import pytest
 
 import sparserl.sparsity as sp
 from sparserl.envs import EnvConfigError, make_env
+from sparserl.experiment import TrainConfigError, TrainSpec, resolve
 from sparserl.replay import frames
-from sparserl.train import TrainSpec, make_runner, train
-from sparserl.train.errors import TrainConfigError
-from sparserl.train.spec import resolve
+from sparserl.train import make_runner, train
 
 PONG = "ALE/Pong-v5"
 # A quarter-width Nature CNN (8/16/16 channels, 128 units): the same code paths, CI-sized.

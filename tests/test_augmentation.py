@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sparserl.agents import drq_augmentation, random_intensity, random_shift
-from sparserl.agents.augmentation import random_offsets, shift
+from sparserl.agents.value.augmentation import random_offsets, shift
 
 # One 4x4 single-channel image with distinct pixels 0..15, and a second one negated.
 IMAGE = np.arange(16, dtype=np.float32).reshape(4, 4, 1)

@@ -6,7 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sparserl.train import TrainSpec, train
+from sparserl.experiment import TrainSpec
+from sparserl.train import train
 from sparserl.train.checkpoint import Checkpointer, CheckpointError
 
 SPEC = TrainSpec(

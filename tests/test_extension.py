@@ -29,6 +29,7 @@ from sparserl.agents import (
 )
 from sparserl.cli import main
 from sparserl.envs import make_env
+from sparserl.experiment import TrainSpec
 from sparserl.report import write_report
 from sparserl.sparsity import (
     METHODS,
@@ -42,7 +43,7 @@ from sparserl.sparsity import (
     unregister_method,
 )
 from sparserl.sweeps import loads, run_sweep
-from sparserl.train import TrainSpec, train
+from sparserl.train import train
 from sparserl.validation import option, positive
 
 # ---- a new sparse method: random swaps, with its own option and its own state -------------

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from sparserl import cli
+from sparserl.experiment import TrainSpec
 from sparserl.report import write_report
 from sparserl.results import RunStatus, inspect_run
 from sparserl.rundir import OutputError, atomic_file, remove_file, write_json
 from sparserl.train.checkpoint import Checkpointer
 from sparserl.train.lock import LOCK_FILE, DirectoryInUse, hold
 from sparserl.train.run import DIVERGED_LOSS, divergence
-from sparserl.train.spec import TrainSpec
 
 SPEC = """
 name: faults

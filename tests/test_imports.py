@@ -17,9 +17,15 @@ def _loaded_after(statement: str, names: tuple[str, ...]) -> list[str]:
 
 
 def test_agents_and_sparsity_load_no_simulator():
-    above = ("sparserl.envs", "sparserl.train", "sparserl.sweeps", "sparserl.report")
+    above = ("sparserl.envs", "sparserl.experiment", "sparserl.train", "sparserl.sweeps")
+    above += ("sparserl.report",)
     assert _loaded_after("import sparserl.agents, sparserl.sparsity", SIMULATORS + above) == []
 
 
 def test_sparsity_loads_no_agent():
     assert _loaded_after("import sparserl.sparsity", ("sparserl.agents", "sparserl.nets")) == []
+
+
+def test_experiment_loads_no_training_loop():
+    # train imports experiment (TrainSpec, resolve, Plan), never the other way round
+    assert _loaded_after("import sparserl.experiment", ("sparserl.train",)) == []

@@ -17,13 +17,14 @@ from sparserl.agents import (
     IQNConfig,
     MunchausenIQN,
     MunchausenIQNConfig,
-    losses,
     make_agent,
 )
+from sparserl.agents.value import losses
 from sparserl.cli import main
 from sparserl.envs import make_env
+from sparserl.experiment import TrainSpec, resolve
 from sparserl.sweeps import SweepSpecError, check, expand, group_id, parse
-from sparserl.train import TrainSpec, resolve, train
+from sparserl.train import train
 
 KEY = jax.random.key(0)
 

@@ -10,8 +10,8 @@ the README.
 import numpy as np
 import pytest
 
-from sparserl.train import TrainSpec, train
-
+from sparserl.experiment import TrainSpec
+from sparserl.train import train
 
 def mean_final_return(**spec) -> float:
     results = train(TrainSpec(**spec))

@@ -9,9 +9,10 @@ import jax
 import pytest
 
 import sparserl.agents
-import sparserl.train.spec as spec_module
+import sparserl.experiment.spec as spec_module
+from sparserl.experiment import ONLINE, TrainSpec, grid_points, resolve, run_id
 from sparserl.sweeps import planned_runs
-from sparserl.train import ONLINE, TrainSpec, grid_points, resolve, run_id, train
+from sparserl.train import train
 
 SMALL = {
     "hidden": (8,),

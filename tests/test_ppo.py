@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sparserl.agents import AgentConfigError
-from sparserl.agents.ppo import (
+from sparserl.agents.actor_critic.ppo import (
     LOSS_NAMES,
     PPO,
     clipped_surrogate,
@@ -18,13 +18,13 @@ from sparserl.agents.ppo import (
     gaussian_log_prob,
     value_loss,
 )
-from sparserl.agents.ppo_config import PRESETS, PPOConfig
+from sparserl.agents.actor_critic.ppo_config import PRESETS, PPOConfig
 from sparserl.envs import make_env
 from sparserl.sparsity import SET, Dense, RigL, kernel_shapes
-from sparserl.train.episodes import HostEpisodeStats
-from sparserl.train.on_policy_program import OnPolicyProgram, RunningStats
-from sparserl.train.point import RunPoint
-from sparserl.train.runners import OnPolicyHostRunner, env_seeds
+from sparserl.train.core.episodes import HostEpisodeStats
+from sparserl.train.core.point import RunPoint
+from sparserl.train.on_policy.program import OnPolicyProgram, RunningStats
+from sparserl.train.on_policy.runner import OnPolicyHostRunner, env_seeds
 
 
 def _program(env_id, config, steps, methods=None, eval_episodes=2):

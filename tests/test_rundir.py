@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from sparserl import rundir
-from sparserl.train import TrainSpec, train
+from sparserl.experiment import TrainSpec
+from sparserl.train import train
 
 DQN = {
     "hidden": (16, 16),

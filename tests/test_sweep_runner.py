@@ -24,8 +24,8 @@ from sparserl.rundir import OutputError, atomic
 from sparserl.sweeps import SweepSpecError, loads, run_sweep
 from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import SPEC_FILE, spec_data
-from sparserl.train import runners
 from sparserl.train.lock import LOCK_FILE, DirectoryInUse
+from sparserl.train.value_jax.runner import ValueRunner
 
 SPEC = """
 name: tiny
@@ -146,14 +146,14 @@ def test_corrupt_run_is_moved_aside_and_redone(finished, tmp_path):
 
 def test_failing_group_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     spec = loads(SPEC)
-    chunk = runners.ValueRunner.chunk
+    chunk = ValueRunner.chunk
 
     def chunk_or_crash(self, index):
         if self.program.method.name == "dense" and index == 1:
             raise FloatingPointError("boom")
         return chunk(self, index)
 
-    monkeypatch.setattr(runners.ValueRunner, "chunk", chunk_or_crash)
+    monkeypatch.setattr(ValueRunner, "chunk", chunk_or_crash)
     outcome = run_sweep(spec, tmp_path / "out")
     assert (outcome.finished, outcome.failed) == (2, 2)
     runs = results.load(tmp_path / "out").runs.set_index("run_id")
@@ -165,7 +165,7 @@ def test_failing_group_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
         )
     assert not list((tmp_path / "out").glob("*/checkpoint.npz"))
     # failed runs are kept, unless retried
-    monkeypatch.setattr(runners.ValueRunner, "chunk", chunk)
+    monkeypatch.setattr(ValueRunner, "chunk", chunk)
     assert run_sweep(spec, tmp_path / "out").kept == 4
     assert run_sweep(spec, tmp_path / "out", retry_failed=True).finished == 2
 

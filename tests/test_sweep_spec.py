@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from sparserl.experiment import resolve
 from sparserl.sweeps import (
     PRESETS,
     SCALES,
@@ -20,7 +21,6 @@ from sparserl.sweeps import (
     planned_runs,
 )
 from sparserl.sweeps.runner import spec_data
-from sparserl.train.spec import resolve
 
 BASE = {
     "name": "t",

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import sparserl.sparsity as sp
-from sparserl.train import TrainSpec, resolve
-from sparserl.train.accounting import agent_budget
+from sparserl.experiment import TrainSpec, agent_budget, resolve
 
 
 def _online_target(params, method):

@@ -9,9 +9,10 @@ import pytest
 from sparserl.agents import AgentConfigError
 from sparserl.cli import main
 from sparserl.envs import EnvConfigError
+from sparserl.experiment import ONLINE, TrainConfigError, TrainSpec, resolve
 from sparserl.results import inspect_run
 from sparserl.sparsity import SparsityConfigError
-from sparserl.train import ONLINE, TrainConfigError, TrainSpec, resolve, train
+from sparserl.train import train
 
 SMALL = {
     "hidden": (16, 16),

@@ -10,9 +10,9 @@ from sparserl.agents import AGENTS, RainbowConfig, ValueConfig, agent_config
 from sparserl.agents.errors import AgentConfigError
 from sparserl.cli import _spec, build_parser
 from sparserl.envs import ENVS
+from sparserl.experiment import resolve
 from sparserl.sparsity import METHODS, SparsityConfigError, check_option, make_method, option_names
 from sparserl.sweeps import SweepSpecError, expand, load, loads, parse
-from sparserl.train.spec import resolve
 from sparserl.validation import (
     Range,
     at_least,

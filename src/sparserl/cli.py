@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
 from sparserl.envs import ENVS, EnvConfigError, make_env
+from sparserl.experiment import agent_budget
 from sparserl.report import build as report_build
 from sparserl.rundir.atomic import OutputError
 from sparserl.sparsity import (
@@ -31,7 +32,6 @@ from sparserl.sweeps import PRESETS, SCALES, SweepSpecError, load, load_preset
 from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
-from sparserl.train.accounting import agent_budget
 from sparserl.validation import is_a, literal, non_negative
 
 CONFIG_ERRORS = (

@@ -10,26 +10,18 @@ targets around the agent's losses. Importing this package loads no simulator.
 # The built-in agents register themselves when their modules load, in this order (the order
 # of AGENTS and of every message listing agents).
 # isort: off
-from sparserl.agents import dqn, rainbow, iqn, sac, td3, ppo  # noqa: F401
+from sparserl.agents.value import dqn, rainbow, iqn  # noqa: F401
+from sparserl.agents.actor_critic import sac, td3, ppo  # noqa: F401
 # isort: on
 
-from sparserl.agents.augmentation import drq_augmentation, random_intensity, random_shift
-from sparserl.agents.config import (
-    SWEEPABLE,
-    AgentConfig,
-    IQNConfig,
-    MunchausenIQNConfig,
-    RainbowConfig,
-    ValueConfig,
-)
-from sparserl.agents.dqn import DQN
+from sparserl.agents.actor_critic.off_policy import OffPolicyAgent
+from sparserl.agents.actor_critic.off_policy_config import OffPolicyConfig, SACConfig, TD3Config
+from sparserl.agents.actor_critic.ppo import PPO
+from sparserl.agents.actor_critic.ppo_config import PPOConfig
+from sparserl.agents.actor_critic.sac import SAC
+from sparserl.agents.actor_critic.td3 import TD3
+from sparserl.agents.config import SWEEPABLE, AgentConfig
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.iqn import IQN, MunchausenIQN
-from sparserl.agents.off_policy import OffPolicyAgent
-from sparserl.agents.off_policy_config import OffPolicyConfig, SACConfig, TD3Config
-from sparserl.agents.ppo import PPO
-from sparserl.agents.ppo_config import PPOConfig
-from sparserl.agents.rainbow import Rainbow
 from sparserl.agents.registry import (
     AGENTS,
     FAMILIES,
@@ -43,9 +35,17 @@ from sparserl.agents.registry import (
     register_agent,
     unregister_agent,
 )
-from sparserl.agents.sac import SAC
-from sparserl.agents.td3 import TD3
-from sparserl.agents.value_agent import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
+from sparserl.agents.value.augmentation import drq_augmentation, random_intensity, random_shift
+from sparserl.agents.value.config import (
+    IQNConfig,
+    MunchausenIQNConfig,
+    RainbowConfig,
+    ValueConfig,
+)
+from sparserl.agents.value.dqn import DQN
+from sparserl.agents.value.iqn import IQN, MunchausenIQN
+from sparserl.agents.value.rainbow import Rainbow
+from sparserl.agents.value.value_agent import ValueAgent, epsilon_greedy, linearly_decaying_epsilon
 
 __all__ = [
     "AGENTS",

@@ -21,9 +21,9 @@ from sparserl.envs import JaxEnv, make_env
 from sparserl.rundir.files import read_config
 from sparserl.rundir.networks import SavedNetworks, load_networks
 from sparserl.rundir.schema import CONFIG
-from sparserl.train.evaluation import evaluate as evaluate_episodes
-from sparserl.train.off_policy_program import to_action_box
-from sparserl.train.on_policy_program import RunningStats
+from sparserl.train.core.evaluation import evaluate as evaluate_episodes
+from sparserl.train.off_policy.program import to_action_box
+from sparserl.train.on_policy.program import RunningStats
 
 PyTree = Any
 GREEDY_KEY_SEED = 0  # see _greedy_key

@@ -571,7 +571,8 @@ def _init_fields(cls: type) -> list[str]:
 
 def _option_classes(name: str) -> list[type[SparseMethod]]:
     """The classes whose fields are the options of method `name`: its own; a lottery rewind's
-    also the Prune run's that finds its masks (train.spec builds both from the same options)."""
+    also the Prune run's that finds its masks (experiment.spec builds both from the same
+    options)."""
     own = method_class(name)
     return [own, Prune] if own is LotteryTicket else [own]
 

@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+from sparserl.experiment.grid import filesystem_safe
 from sparserl.sparsity.methods import option_names
 from sparserl.sweeps.spec import (
     ACTOR_FRACTION,
@@ -21,7 +22,6 @@ from sparserl.sweeps.spec import (
     method_option_names,
 )
 from sparserl.train import Plan, TrainSpec, grid_points, resolve, run_id
-from sparserl.train.grid import filesystem_safe
 
 # What resolve raises for a group that cannot run: every config error (Agent-, Env-,
 # Sparsity-, TrainConfigError) is a ValueError, and so is e.g. a parameter-matched width that
@@ -146,7 +146,7 @@ def group_id(spec: TrainSpec) -> str:
 
 def planned_runs(groups: list[TrainSpec]) -> list[tuple[str, str]]:
     """(group_id, run_id) of every run of every group, from the grid expansion training uses
-    (`train.grid_points`); a run's directory is group_id/run_id, since run ids alone do not
+    (`experiment.grid_points`); a run's directory is group_id/run_id, since run ids alone do not
     name widths or method options."""
     return [(group_id(g), run_id(g, point)) for g in groups for point in grid_points(g)]
 

@@ -1,16 +1,26 @@
-"""sparserl.train: resolve a TrainSpec into a Plan (every run of its grid decided once), build
-the runner of the plan's loop family (value on JAX envs, value on Atari, off-policy,
-on-policy) and train it chunk by chunk, writing every run; the network state and the masked
-trainer every agent learns through."""
+"""sparserl.train: build the runner of a Plan's loop family (value on JAX envs, value on
+Atari, off-policy, on-policy: one subpackage each, holding its program and runner; `core`
+for what they share, the network state and the masked trainer every agent learns through)
+and train it chunk by chunk, writing every run. Re-exports TrainSpec, resolve and the Plan
+from sparserl.experiment."""
 
-from sparserl.train.accounting import agent_budget, network_budget
-from sparserl.train.errors import TrainConfigError
-from sparserl.train.grid import grid_points, run_id
-from sparserl.train.networks import NetState, NetworkTrainer
-from sparserl.train.plan import FAMILIES, ONLINE, Plan, RunPlan
+from sparserl.experiment import (
+    FAMILIES,
+    ONLINE,
+    Plan,
+    RunPlan,
+    TrainConfigError,
+    TrainSpec,
+    agent_budget,
+    agent_family,
+    grid_points,
+    network_budget,
+    resolve,
+    run_id,
+)
+from sparserl.train.core.networks import NetState, NetworkTrainer
 from sparserl.train.run import RunResult, final_score, train
 from sparserl.train.runner import LOOPS, Loop, Runner, make_program, make_runner, run_points
-from sparserl.train.spec import TrainSpec, agent_family, resolve
 
 __all__ = [
     "FAMILIES",

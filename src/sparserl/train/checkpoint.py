@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sparserl.experiment.spec import TrainSpec
 from sparserl.rundir.atomic import atomic_file, remove_file
-from sparserl.train.spec import TrainSpec
 
 PyTree = Any
 # One chunk's metrics: (env steps done, seconds since the group started, nested metric arrays).

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from sparserl.agents import env_preset
+from sparserl.experiment.plan import ONLINE, Plan, RunPlan
+from sparserl.experiment.spec import TrainSpec, resolve
 from sparserl.rundir.atomic import write_csv, write_json
 from sparserl.rundir.networks import NetworkWriter, initial_params
 from sparserl.rundir.schema import (
@@ -31,10 +33,8 @@ from sparserl.rundir.schema import (
 )
 from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
 from sparserl.train.lock import hold
-from sparserl.train.plan import ONLINE, Plan, RunPlan
 from sparserl.train.progress import Progress
 from sparserl.train.runner import Runner, make_runner
-from sparserl.train.spec import TrainSpec, resolve
 from sparserl.versions import versions
 
 # Makes the progress display of a phase: (steps per run, runs, label) -> .update(steps, return).

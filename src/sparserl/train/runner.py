@@ -11,21 +11,19 @@ import jax
 import jax.numpy as jnp
 
 from sparserl.envs import HostEnv
+from sparserl.experiment.plan import OFF_POLICY, ON_POLICY, ONLINE, VALUE_ATARI, VALUE_JAX, Plan
 from sparserl.sparsity import SparseMethod
-from sparserl.train.networks import NetState
-from sparserl.train.off_policy_program import OffPolicyProgram
-from sparserl.train.on_policy_program import OnPolicyProgram
-from sparserl.train.plan import OFF_POLICY, ON_POLICY, ONLINE, VALUE_ATARI, VALUE_JAX, Plan
-from sparserl.train.point import RunPoint
-from sparserl.train.runners import (
-    JaxEnvRunner,
-    OffPolicyHostRunner,
-    OnPolicyHostRunner,
-    ValueHostRunner,
-    ValueRunner,
-)
-from sparserl.train.value_host_program import ValueHostProgram
-from sparserl.train.value_program import ValueProgram
+from sparserl.train.core.jax_env_runner import JaxEnvRunner
+from sparserl.train.core.networks import NetState
+from sparserl.train.core.point import RunPoint
+from sparserl.train.off_policy.program import OffPolicyProgram
+from sparserl.train.off_policy.runner import OffPolicyHostRunner
+from sparserl.train.on_policy.program import OnPolicyProgram
+from sparserl.train.on_policy.runner import OnPolicyHostRunner
+from sparserl.train.value_atari.program import ValueHostProgram
+from sparserl.train.value_atari.runner import ValueHostRunner
+from sparserl.train.value_jax.program import ValueProgram
+from sparserl.train.value_jax.runner import ValueRunner
 
 PyTree = Any
 

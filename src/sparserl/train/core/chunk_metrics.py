@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import jax
 import jax.numpy as jnp
 
-from sparserl.train.networks import layer_counts
+from sparserl.train.core.networks import layer_counts
 
 Runs = TypeVar("Runs")  # batched runs with `nets`, `loss_sums` and `loss_weights`
 

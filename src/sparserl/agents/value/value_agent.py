@@ -10,8 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from sparserl.agents.config import ValueConfig
 from sparserl.agents.errors import AgentConfigError
+from sparserl.agents.value.config import ValueConfig
 from sparserl.nets import make_q_network
 
 if TYPE_CHECKING:  # importing sparserl.envs would load every simulator

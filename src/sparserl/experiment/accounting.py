@@ -19,12 +19,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from sparserl.agents.value_agent import NetworkPass
+from sparserl.agents.value.value_agent import NetworkPass
+from sparserl.experiment.plan import ONLINE
 from sparserl.sparsity import SparseMethod, budget_table, kernel_shapes
 from sparserl.sparsity.flops import dense_counts, inference_flops
 from sparserl.sparsity.masks import kernel_name
 from sparserl.sparsity.summary import spreads_unevenly
-from sparserl.train.plan import ONLINE
 
 
 def kernel_positions(network: Any, params: Any, inputs: tuple[jax.Array, ...]) -> dict[str, int]:

@@ -8,8 +8,8 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
-from sparserl.agents.off_policy import OffPolicyAgent, weighted
-from sparserl.agents.off_policy_config import TD3Config
+from sparserl.agents.actor_critic.off_policy import OffPolicyAgent, weighted
+from sparserl.agents.actor_critic.off_policy_config import TD3Config
 from sparserl.agents.presets import TD3_PRESETS, ds_td3_methods
 from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import DeterministicActor, TwinCritic

@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from sparserl.agents import losses
-from sparserl.agents.config import RainbowConfig
 from sparserl.agents.presets import ATARI_100K_ENV, RAINBOW_PRESETS
 from sparserl.agents.registry import register_agent
-from sparserl.agents.value_agent import ValueAgent
+from sparserl.agents.value import losses
+from sparserl.agents.value.config import RainbowConfig
+from sparserl.agents.value.value_agent import ValueAgent
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from sparserl.experiment.errors import TrainConfigError
 from sparserl.sparsity import SparseMethod
-from sparserl.train.errors import TrainConfigError
 
 Shapes = Mapping[str, tuple[int, ...]]
 

@@ -17,8 +17,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from sparserl.agents.actor_critic.off_policy_config import OffPolicyConfig
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.off_policy_config import OffPolicyConfig
 from sparserl.types import PyTree
 
 # name -> (value, weight): weight 0 marks a step where that quantity was not computed.

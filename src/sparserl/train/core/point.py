@@ -13,7 +13,7 @@ PyTree = Any
 @struct.dataclass
 class RunPoint:
     """The per-run values of a vmapped grid: seed, sparsity targets, swept hyper-parameters
-    (`runner.run_points` stacks them from a plan)."""
+    (`train.runner.run_points` stacks them from a plan)."""
 
     key: jax.Array
     targets: PyTree  # {network: int32 target count per sparse kernel}

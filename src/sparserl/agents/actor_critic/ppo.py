@@ -2,7 +2,7 @@
 
 Two separate networks, `actor` and `critic`, each with its own sparse method and optimizer.
 The agent turns a rollout into advantages and runs the minibatch epochs; the training loop
-(`sparserl.train.on_policy_program`) collects the rollouts and owns the optimizers, masks and
+(`sparserl.train.on_policy.program`) collects the rollouts and owns the optimizers, masks and
 topology updates, reached through `trainer.train(nets, name, grads, step)`; the gradient clip
 takes its norm inside the masks from `trainer.masked_norm(nets, grads)` (agents never read
 masks).
@@ -23,10 +23,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from sparserl.agents.actor_critic.off_policy import Losses, weighted
+from sparserl.agents.actor_critic.ppo_config import PRESETS as PPO_PRESETS
+from sparserl.agents.actor_critic.ppo_config import PPOConfig
 from sparserl.agents.errors import AgentConfigError
-from sparserl.agents.off_policy import Losses, weighted
-from sparserl.agents.ppo_config import PRESETS as PPO_PRESETS
-from sparserl.agents.ppo_config import PPOConfig
 from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import CategoricalActor, GaussianActor, ValueCritic
 from sparserl.types import PyTree

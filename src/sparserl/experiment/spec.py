@@ -17,14 +17,10 @@ from sparserl.agents import (
     method_preset,
 )
 from sparserl.envs import AtariEnv, JaxEnv, make_env
-from sparserl.nets import matched_width
-from sparserl.nets.width import parameter_count, width_for_parameter_count
-from sparserl.replay.frames import STACK
-from sparserl.sparsity import METHODS, SparseMethod, make_method
-from sparserl.train.accounting import agent_budget, network_budget
-from sparserl.train.errors import TrainConfigError
-from sparserl.train.grid import grid_points, run_id
-from sparserl.train.plan import (
+from sparserl.experiment.accounting import agent_budget, network_budget
+from sparserl.experiment.errors import TrainConfigError
+from sparserl.experiment.grid import grid_points, run_id
+from sparserl.experiment.plan import (
     OFF_POLICY,
     ON_POLICY,
     ONLINE,
@@ -33,6 +29,10 @@ from sparserl.train.plan import (
     Plan,
     RunPlan,
 )
+from sparserl.nets import matched_width
+from sparserl.nets.width import parameter_count, width_for_parameter_count
+from sparserl.replay.frames import STACK
+from sparserl.sparsity import METHODS, SparseMethod, make_method
 
 PyTree = Any
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5

@@ -20,14 +20,14 @@ import jax.numpy as jnp
 from flax import struct
 
 from sparserl import replay
-from sparserl.agents.off_policy import OffPolicyAgent
-from sparserl.train.actor_critic_program import ActorCriticProgram
-from sparserl.train.chunk_metrics import add_losses, chunk_metrics
-from sparserl.train.episodes import EpisodeStats, JaxEnvCarry
-from sparserl.train.evaluation import evaluate
-from sparserl.train.networks import NetState, NetworkTrainer
-from sparserl.train.point import RunPoint
-from sparserl.train.transitions import replay_transition
+from sparserl.agents.actor_critic.off_policy import OffPolicyAgent
+from sparserl.train.core.actor_critic_program import ActorCriticProgram
+from sparserl.train.core.chunk_metrics import add_losses, chunk_metrics
+from sparserl.train.core.episodes import EpisodeStats, JaxEnvCarry
+from sparserl.train.core.evaluation import evaluate
+from sparserl.train.core.networks import NetState, NetworkTrainer
+from sparserl.train.core.point import RunPoint
+from sparserl.train.core.transitions import replay_transition
 
 PyTree = Any
 

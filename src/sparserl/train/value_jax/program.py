@@ -27,14 +27,14 @@ from sparserl.agents import (
     linearly_decaying_epsilon,
 )
 from sparserl.envs import JaxEnv
+from sparserl.experiment.plan import ONLINE
 from sparserl.sparsity import SparseMethod
-from sparserl.train.episodes import EpisodeStats
-from sparserl.train.evaluation import evaluate
-from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, layer_counts
-from sparserl.train.plan import ONLINE
-from sparserl.train.point import RunPoint
-from sparserl.train.transitions import replay_transition
-from sparserl.train.value_replay import TransitionReplay
+from sparserl.train.core.episodes import EpisodeStats
+from sparserl.train.core.evaluation import evaluate
+from sparserl.train.core.networks import NetState, NetworkTrainer, Optimizer, layer_counts
+from sparserl.train.core.point import RunPoint
+from sparserl.train.core.transitions import replay_transition
+from sparserl.train.value_jax.replay import TransitionReplay
 
 PyTree = Any
 

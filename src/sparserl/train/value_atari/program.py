@@ -18,9 +18,9 @@ import jax.numpy as jnp
 
 from sparserl import replay
 from sparserl.envs.atari import AtariEnv
-from sparserl.train.point import RunPoint
-from sparserl.train.value_program import RunState, ValueProgram
-from sparserl.train.value_replay import FrameReplay
+from sparserl.train.core.point import RunPoint
+from sparserl.train.value_jax.program import RunState, ValueProgram
+from sparserl.train.value_jax.replay import FrameReplay
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from sparserl.agents.off_policy import OffPolicyAgent, weighted
-from sparserl.agents.off_policy_config import SACConfig
+from sparserl.agents.actor_critic.off_policy import OffPolicyAgent, weighted
+from sparserl.agents.actor_critic.off_policy_config import SACConfig
 from sparserl.agents.presets import SAC_PRESETS
 from sparserl.agents.registry import register_agent
 from sparserl.nets.actor_critic import GaussianActor, TwinCritic

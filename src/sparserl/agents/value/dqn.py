@@ -7,11 +7,11 @@ from typing import Any, ClassVar
 
 import jax
 
-from sparserl.agents import losses
-from sparserl.agents.config import ValueConfig
 from sparserl.agents.presets import ATARI_100K_ENV, DQN_PRESETS
 from sparserl.agents.registry import register_agent
-from sparserl.agents.value_agent import ValueAgent
+from sparserl.agents.value import losses
+from sparserl.agents.value.config import ValueConfig
+from sparserl.agents.value.value_agent import ValueAgent
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from sparserl.experiment.grid import GridPoint
+from sparserl.experiment.split import split_sparsities
 from sparserl.sparsity import SparseMethod, kernel_shapes
-from sparserl.train.grid import GridPoint
-from sparserl.train.split import split_sparsities
 
 PyTree = Any
 
 # The loop families: who steps the environment and which program learns. One runner builder
-# per family (`runner.LOOPS`).
+# per family (`sparserl.train.runner.LOOPS`).
 VALUE_JAX = "value_jax"  # value agents on JAX (gymnax) environments: the whole loop compiled
 VALUE_ATARI = "value_atari"  # value agents on host-stepped Atari games
 OFF_POLICY = "off_policy"  # SAC / TD3, on JAX or gymnasium environments

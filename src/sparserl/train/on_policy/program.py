@@ -26,13 +26,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from sparserl.agents.ppo import LOSS_NAMES, PPO
-from sparserl.train.actor_critic_program import ActorCriticProgram
-from sparserl.train.chunk_metrics import add_losses, chunk_metrics
-from sparserl.train.episodes import EpisodeStats, JaxEnvCarry
-from sparserl.train.evaluation import evaluate
-from sparserl.train.networks import NetState, NetworkTrainer
-from sparserl.train.point import RunPoint
+from sparserl.agents.actor_critic.ppo import LOSS_NAMES, PPO
+from sparserl.train.core.actor_critic_program import ActorCriticProgram
+from sparserl.train.core.chunk_metrics import add_losses, chunk_metrics
+from sparserl.train.core.episodes import EpisodeStats, JaxEnvCarry
+from sparserl.train.core.evaluation import evaluate
+from sparserl.train.core.networks import NetState, NetworkTrainer
+from sparserl.train.core.point import RunPoint
 
 PyTree = Any
 _NORM_EPS = 1e-8  # VecNormalize epsilon

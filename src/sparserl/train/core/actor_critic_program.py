@@ -11,9 +11,9 @@ from typing import Any
 import jax
 
 from sparserl.sparsity import SparseMethod
-from sparserl.train.chunk_metrics import chunk_metrics
-from sparserl.train.networks import NetState, Optimizer, init_net
-from sparserl.train.point import RunPoint
+from sparserl.train.core.chunk_metrics import chunk_metrics
+from sparserl.train.core.networks import NetState, Optimizer, init_net
+from sparserl.train.core.point import RunPoint
 
 PyTree = Any
 

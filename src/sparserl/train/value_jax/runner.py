@@ -1,0 +1,55 @@
+"""The runner of value agents on JAX environments: warm-up, mixed and learning-only chunks of
+the compiled program. It meets the `train.runner.Runner` protocol."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from sparserl.experiment.plan import ONLINE
+from sparserl.train.core.networks import NetState
+from sparserl.train.core.point import RunPoint
+from sparserl.train.value_jax.program import ValueProgram
+
+
+class ValueRunner:
+    """Warm-up, mixed and learning-only chunks of a value-based program."""
+
+    def __init__(self, program: ValueProgram, points: RunPoint, interval: int):
+        self.program, self.interval = program, interval
+        self.period = program.agent.config.update_schedule()[0]
+        self.first_learning = program.agent.config.first_learning_iteration()
+        self.runs = program.compiled_init(points)
+
+    def chunk(self, index: int) -> dict:
+        per_chunk = self.interval // self.period
+        start = index * per_chunk
+        acting = min(max(self.first_learning - start, 0), per_chunk)
+        self.runs, metrics = self.program.compiled_chunk(
+            self.runs, jnp.int32(start), acting, per_chunk - acting
+        )
+        return jax.device_get(metrics)
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The device state a checkpoint saves: everything the next chunk depends on."""
+        return {"runs": self.runs}
+
+    def evaluation(self) -> dict[str, Any]:
+        """What the last evaluation drew from besides the networks: the key ValueProgram's
+        `_evaluate` derived from each run's key, as raw key data [R, ...]."""
+        keys = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, 1))[0])(self.runs.key)
+        return {"key": jax.random.key_data(keys)}
+
+    def restore(self, state: dict[str, Any], next_chunk: int) -> None:
+        """Continue from a checkpoint's state; the chunks are then exactly those of an
+        uninterrupted run."""
+        self.runs = state["runs"]
+
+    def networks(self) -> dict[str, NetState]:
+        """The runs' one network, batched over runs."""
+        return {ONLINE: self.runs.net}
+
+    def close(self) -> None:
+        """Nothing to release: the environments live in the compiled program."""
