@@ -13,6 +13,7 @@ import pytest
 from sparserl.experiment import TrainSpec
 from sparserl.train import train
 
+
 def mean_final_return(**spec) -> float:
     results = train(TrainSpec(**spec))
     return float(np.mean([r.summary["final_return"] for r in results]))
