@@ -24,8 +24,8 @@ from sparserl.rundir.schema import CONFIG
 from sparserl.train.evaluation import evaluate as evaluate_episodes
 from sparserl.train.off_policy_program import to_action_box
 from sparserl.train.on_policy_program import RunningStats
+from sparserl.types import PyTree
 
-PyTree = Any
 GREEDY_KEY_SEED = 0  # see _greedy_key
 
 

@@ -14,8 +14,7 @@ from sparserl.sparsity import SparseMethod
 from sparserl.train.chunk_metrics import chunk_metrics
 from sparserl.train.networks import NetState, Optimizer, init_net
 from sparserl.train.point import RunPoint
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @dataclasses.dataclass(frozen=True)

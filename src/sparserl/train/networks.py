@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +15,7 @@ from flax import struct
 
 from sparserl.sparsity import SparseMethod, SparseState, apply_masks, masked
 from sparserl.sparsity.masks import kernel_name
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,8 +28,7 @@ from sparserl.train.evaluation import evaluate
 from sparserl.train.networks import NetState, NetworkTrainer
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @struct.dataclass

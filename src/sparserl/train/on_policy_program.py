@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -33,8 +32,8 @@ from sparserl.train.episodes import EpisodeStats, JaxEnvCarry
 from sparserl.train.evaluation import evaluate
 from sparserl.train.networks import NetState, NetworkTrainer
 from sparserl.train.point import RunPoint
+from sparserl.types import PyTree
 
-PyTree = Any
 _NORM_EPS = 1e-8  # VecNormalize epsilon
 
 

@@ -9,8 +9,7 @@ from typing import Any
 from sparserl.sparsity import SparseMethod, kernel_shapes
 from sparserl.train.grid import GridPoint
 from sparserl.train.split import split_sparsities
-
-PyTree = Any
+from sparserl.types import PyTree
 
 # The loop families: who steps the environment and which program learns. One runner builder
 # per family (`runner.LOOPS`).

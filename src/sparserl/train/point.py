@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 from flax import struct
 
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @struct.dataclass

@@ -26,8 +26,7 @@ from sparserl.train.runners import (
 )
 from sparserl.train.value_host_program import ValueHostProgram
 from sparserl.train.value_program import ValueProgram
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 class Runner(Protocol):

@@ -33,8 +33,8 @@ from sparserl.train.plan import (
     Plan,
     RunPlan,
 )
+from sparserl.types import PyTree
 
-PyTree = Any
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
 
 

@@ -9,8 +9,7 @@ import numpy as np
 
 from sparserl.sparsity import SparseMethod
 from sparserl.train.errors import TrainConfigError
-
-Shapes = Mapping[str, tuple[int, ...]]
+from sparserl.types import Shapes
 
 
 def _sizes(method: SparseMethod, shapes: Shapes) -> tuple[int, int]:

@@ -35,8 +35,7 @@ from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
 from sparserl.train.value_replay import TransitionReplay
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @struct.dataclass
