@@ -13,7 +13,6 @@ import pytest
 from sparserl.train import TrainSpec, train
 
 
-
 def mean_final_return(**spec) -> float:
     results = train(TrainSpec(**spec))
     return float(np.mean([r.summary["final_return"] for r in results]))

@@ -20,7 +20,7 @@ from sparserl.sparsity import (
     check_option,
     option_names,
 )
-from sparserl.validation import Range, check_value, is_a, positive
+from sparserl.validation import check_value, is_a, open_unit, positive
 
 # Every top-level key with the type it takes, for the error messages (the registries' names
 # are listed where a name is unknown, so agents and methods registered later are included).
@@ -348,7 +348,6 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
 # Set by other keys of the spec, never by an axis.
 _NOT_AXES = {"width": "widths", "sparsity": "sparsities", "seed": "seeds", "total_steps": "steps"}
 ACTOR_FRACTION = "actor_fraction"
-ACTOR_FRACTION_RANGE = Range(0, 1, low_open=True, high_open=True)
 
 
 def is_actor_critic(agent: str) -> bool:
@@ -405,7 +404,7 @@ def _check_axis_value(key: str, name: str, value: Any, spec: SweepSpec) -> None:
     """`value` must fit option `name` as each agent and sparse method of the sweep that has it
     declares it (type and range); actor_fraction must lie in (0, 1)."""
     if name == ACTOR_FRACTION:
-        if not is_a(float, value) or not ACTOR_FRACTION_RANGE(value):
+        if not is_a(float, value) or not open_unit(value):
             raise _fail(key, value, "a number in (0, 1)")
         return
     try:

@@ -34,6 +34,7 @@ from sparserl.train.plan import (
     RunPlan,
 )
 from sparserl.types import PyTree
+from sparserl.validation import check_number, open_unit, positive
 
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
 
@@ -73,9 +74,7 @@ class TrainSpec:
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise TrainConfigError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return check_number(name, value, positive, TrainConfigError, integer=True)
 
 
 def resolve(spec: TrainSpec) -> Plan:
@@ -389,9 +388,7 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) ->
 
 
 def _check_split(spec: TrainSpec, networks: dict[str, SparseMethod]) -> None:
-    fraction = spec.actor_fraction
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-        raise TrainConfigError(f"actor_fraction must be a number in (0, 1), got {fraction!r}")
+    check_number("actor_fraction", spec.actor_fraction, open_unit, TrainConfigError)
     for name, method in networks.items():
         if not hasattr(method, "sparsity"):
             raise TrainConfigError(
