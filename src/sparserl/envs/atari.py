@@ -27,6 +27,7 @@ import numpy as np
 from sparserl.envs.errors import EnvConfigError
 from sparserl.envs.facts import EnvFacts
 from sparserl.envs.gymnasium_env import EnvVector, VectorEvaluator, episode_seeds
+from sparserl.replay.frames import STACK_SIZE
 from sparserl.validation import check_number, is_a, positive, unit
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ Policy = Callable[[np.ndarray], Any]
 STICKY_ACTION_PROBABILITY = 0.25
 FRAME_SKIP = 4
 FRAME_SHAPE = (84, 84)
-STACK_SIZE = 4
 MAX_EPISODE_STEPS = 27_000
 
 

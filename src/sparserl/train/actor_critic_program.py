@@ -23,7 +23,7 @@ class ActorCriticProgram:
     define `init_run`, `init_env` and `jax_chunk`."""
 
     agent: Any
-    env: Any  # JaxEnv or HostEnv
+    env: Any  # JaxEnv or GymnasiumEnv
     methods: tuple[tuple[str, SparseMethod], ...]  # (network name, method), hashable
     eval_episodes: int
     steps: int
@@ -49,7 +49,7 @@ class ActorCriticProgram:
                 self.optimizer,
                 p,
                 jax.random.fold_in(sparse_key, i),
-                point.targets[name],
+                point.counts[name],
                 point.learning_rate,
                 point.weight_decay,
                 with_target=name in self.agent.target_networks,

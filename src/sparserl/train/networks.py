@@ -77,14 +77,14 @@ def init_net(
     optimizer: Optimizer,
     params: PyTree,
     key: jax.Array,
-    targets: PyTree,
+    counts: PyTree,
     learning_rate,
     weight_decay,
     *,
     with_target: bool,
 ) -> NetState:
     """Masked initial weights, their optimizer state and, if asked, a target copy."""
-    params, sparse = method.init(params, key, targets)
+    params, sparse = method.init(params, key, counts)
     return NetState(
         params=params,
         opt_state=optimizer.init(params, learning_rate, weight_decay),
@@ -108,7 +108,7 @@ def sync_net_target(net: NetState, method: SparseMethod, tau) -> NetState:
     return net.replace(target=method.sync_target(net.sparse, net.params, net.target, tau))
 
 
-def layer_counts(
+def weight_counts(
     params: PyTree, masks: PyTree, prefix: str = ""
 ) -> dict[str, dict[str, jax.Array]]:
     """Traced per-layer counts, keyed `prefix + layer`: `active` connections (mask count, or
@@ -151,7 +151,7 @@ class NetworkTrainer:
         }
 
     def sync(self, nets: dict[str, NetState], names: tuple[str, ...]) -> dict:
-        """`nets` with the targets of `names` Polyak-updated by `tau`."""
+        """`nets` with the target networks of `names` Polyak-updated by `tau`."""
         synced = {n: sync_net_target(nets[n], self.methods[n], self.tau) for n in names}
         return {**nets, **synced}
 

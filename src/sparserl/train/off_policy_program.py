@@ -71,7 +71,7 @@ class OffPolicyProgram(ActorCriticProgram):
 
     # ---- one run ----------------------------------------------------------------------------
     def init_run(self, point: RunPoint) -> OffPolicyRun:
-        """Fresh sparse networks (targets as copies), optimizers, replay for one run."""
+        """Fresh sparse networks (target networks as copies), optimizers, replay for one run."""
         init_key, sparse_key, key = jax.random.split(point.key, 3)
         params = self.example_params(init_key)
         nets = self.init_nets(params, sparse_key, point)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 
-from sparserl.envs import HostEnv
+from sparserl.envs import GymnasiumEnv
 from sparserl.sparsity import SparseMethod
 from sparserl.train.networks import NetState
 from sparserl.train.off_policy_program import OffPolicyProgram
@@ -21,10 +21,10 @@ from sparserl.train.runners import (
     JaxEnvRunner,
     OffPolicyHostRunner,
     OnPolicyHostRunner,
-    ValueHostRunner,
+    ValueAtariRunner,
     ValueRunner,
 )
-from sparserl.train.value_host_program import ValueHostProgram
+from sparserl.train.value_host_program import ValueAtariProgram
 from sparserl.train.value_program import ValueProgram
 from sparserl.types import PyTree
 
@@ -84,8 +84,8 @@ def _value_jax_runner(plan: Plan, program: ValueProgram, points: RunPoint) -> Ru
     return ValueRunner(program, points, plan.eval_interval)
 
 
-def _value_atari_runner(plan: Plan, program: ValueHostProgram, points: RunPoint) -> Runner:
-    return ValueHostRunner(program, points, plan.eval_interval, _seeds(plan))
+def _value_atari_runner(plan: Plan, program: ValueAtariProgram, points: RunPoint) -> Runner:
+    return ValueAtariRunner(program, points, plan.eval_interval, _seeds(plan))
 
 
 def _actor_critic_runner(host_runner: type) -> Callable[[Plan, Any, RunPoint], Runner]:
@@ -93,7 +93,7 @@ def _actor_critic_runner(host_runner: type) -> Callable[[Plan, Any, RunPoint], R
     by the host (gymnasium)."""
 
     def build(plan: Plan, program: Any, points: RunPoint) -> Runner:
-        if isinstance(plan.env, HostEnv):
+        if isinstance(plan.env, GymnasiumEnv):
             return host_runner(program, points, plan.eval_interval, _seeds(plan))
         return JaxEnvRunner(program, points, plan.eval_interval)
 
@@ -102,7 +102,7 @@ def _actor_critic_runner(host_runner: type) -> Callable[[Plan, Any, RunPoint], R
 
 LOOPS: dict[str, Loop] = {
     VALUE_JAX: Loop(_value_program(ValueProgram), _value_jax_runner),
-    VALUE_ATARI: Loop(_value_program(ValueHostProgram), _value_atari_runner),
+    VALUE_ATARI: Loop(_value_program(ValueAtariProgram), _value_atari_runner),
     OFF_POLICY: Loop(
         _actor_critic_program(OffPolicyProgram), _actor_critic_runner(OffPolicyHostRunner)
     ),
@@ -114,12 +114,12 @@ LOOPS: dict[str, Loop] = {
 
 def run_points(plan: Plan, phase: int = 0, masks: dict[str, PyTree] | None = None) -> RunPoint:
     """The plan's runs stacked into one batched RunPoint for phase `phase`: seeds, mask
-    targets, swept values, and given masks (a lottery rewind's second phase)."""
+    kept-weight counts, swept values, and given masks (a lottery rewind's second phase)."""
     runs = plan.runs
-    targets = [run.targets[phase] for run in runs]
+    counts = [run.counts[phase] for run in runs]
     return RunPoint(
         key=jnp.stack([jax.random.key(run.seed) for run in runs]),
-        targets=jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *targets),
+        counts=jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *counts),
         learning_rate=jnp.asarray([r.agent_config.learning_rate for r in runs], jnp.float32),
         weight_decay=jnp.asarray([r.agent_config.weight_decay for r in runs], jnp.float32),
         gamma=jnp.asarray([r.agent_config.gamma for r in runs], jnp.float32),

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparserl.envs import HostEnv
+from sparserl.envs import GymnasiumEnv
 from sparserl.train.episodes import HostEpisodeStats
 from sparserl.train.networks import NetState
 from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
@@ -19,7 +19,7 @@ from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
-from sparserl.train.value_host_program import ValueHostProgram
+from sparserl.train.value_host_program import ValueAtariProgram
 from sparserl.train.value_program import ValueProgram
 
 # Host environments resumed at chunk c reset with seed + c * RESUME_SEED_STRIDE (c = 0 at start).
@@ -185,13 +185,13 @@ def _observation_normalizer(runs: Any) -> dict[str, Any]:
     return {"obs_mean": collection.obs_stats.mean, "obs_var": collection.obs_stats.var}
 
 
-class ValueHostRunner(_HostRunner):
+class ValueAtariRunner(_HostRunner):
     """DQN / Rainbow / IQN on Atari games stepped by Python, one game per run: per agent step
     a jitted act and a jitted store on the runs, per iteration of `period` steps (once
     learning has started) a jitted update."""
 
     def __init__(
-        self, program: ValueHostProgram, points: RunPoint, interval: int, seeds: Iterable[int]
+        self, program: ValueAtariProgram, points: RunPoint, interval: int, seeds: Iterable[int]
     ):
         self._open_one_env_per_run(program, points, interval, seeds)
         cfg = program.agent.config
@@ -247,7 +247,7 @@ class OffPolicyHostRunner(_HostRunner):
         self._open_one_env_per_run(program, points, interval, seeds)
         # The first actions: "after step -1", without learning (the same compiled call).
         self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1, False)
-        env: HostEnv = program.env
+        env: GymnasiumEnv = program.env
         self.low, self.high = env.action_low, env.action_high
 
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
@@ -290,7 +290,7 @@ class OnPolicyHostRunner(_HostRunner):
     def __init__(
         self, program: OnPolicyProgram, points: RunPoint, interval: int, seeds: Iterable[int]
     ):
-        env: HostEnv = program.env
+        env: GymnasiumEnv = program.env
         program.check_rollouts("interval", interval)
         self.program, self.interval = program, interval
         self.seeds = [int(s) for s in seeds]

@@ -19,7 +19,7 @@ from sparserl.agents import (
 from sparserl.envs import AtariEnv, JaxEnv, make_env
 from sparserl.nets import matched_width
 from sparserl.nets.width import parameter_count, width_for_parameter_count
-from sparserl.replay.frames import STACK
+from sparserl.replay.frames import STACK_SIZE
 from sparserl.sparsity import METHODS, SparseMethod, make_method
 from sparserl.train.accounting import agent_budget, network_budget
 from sparserl.train.errors import TrainConfigError
@@ -120,10 +120,10 @@ def resolve(spec: TrainSpec) -> Plan:
             f"min_replay {cfg.min_replay} must be at least batch_size + n_step "
             f"({cfg.batch_size + cfg.n_step}) so the first batch has valid transitions"
         )
-    if family == VALUE_ATARI and cfg.replay_capacity < cfg.n_step + STACK:
+    if family == VALUE_ATARI and cfg.replay_capacity < cfg.n_step + STACK_SIZE:
         raise TrainConfigError(
-            f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK} "
-            f"({cfg.n_step + STACK}): frame replay rebuilds {STACK}-frame stacks by index"
+            f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK_SIZE} "
+            f"({cfg.n_step + STACK_SIZE}): frame replay rebuilds {STACK_SIZE}-frame stacks by index"
         )
     _check_sweep(spec, agent.config)
     total_updates = (steps // period - cfg.first_learning_iteration()) * updates
@@ -166,22 +166,22 @@ def _with_param_shapes(plan: Plan) -> Plan:
 
 
 def _with_runs(plan: Plan) -> Plan:
-    """The plan with every run of its grid: methods, mask targets and budget of each level
+    """The plan with every run of its grid: methods, kept-weight counts and budget of each level
     decided once and shared by the runs at that level."""
     levels = {}
     for level in plan.levels:
         phases = plan.phases_at(level)
-        targets = tuple(
-            {name: method.targets(plan.param_shapes[name]) for name, method in phase.items()}
+        counts = tuple(
+            {name: method.kept_counts(plan.param_shapes[name]) for name, method in phase.items()}
             for phase in phases
         )
-        levels[level] = (phases[-1], targets, agent_budget(plan, level))
+        levels[level] = (phases[-1], counts, agent_budget(plan, level))
     runs = []
     for index, point in enumerate(grid_points(plan.spec)):
-        methods, targets, budget = levels[point["sparsity"]]
+        methods, counts, budget = levels[point["sparsity"]]
         config = plan.agent.config.replace(**{k: point[k] for k in plan.spec.sweep})
         runs.append(
-            RunPlan(index, run_id(plan.spec, point), point, config, methods, targets, budget)
+            RunPlan(index, run_id(plan.spec, point), point, config, methods, counts, budget)
         )
     return dataclasses.replace(plan, runs=tuple(runs))
 

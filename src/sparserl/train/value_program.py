@@ -30,7 +30,7 @@ from sparserl.envs import JaxEnv
 from sparserl.sparsity import SparseMethod
 from sparserl.train.episodes import EpisodeStats
 from sparserl.train.evaluation import evaluate
-from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, layer_counts
+from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, weight_counts
 from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
 from sparserl.train.transitions import replay_transition
@@ -44,7 +44,7 @@ class RunState:
 
     net: NetState  # the online network, its target and their sparse state
     buffer: Any
-    env_state: Any  # None on host environments (ValueHostProgram)
+    env_state: Any  # None on host environments (ValueAtariProgram)
     obs: jax.Array | None
     key: jax.Array
     gamma: jax.Array
@@ -105,7 +105,7 @@ class ValueProgram:
         """A run's learner: network, masks, target, optimizer and `buffer`; no environment."""
         params = self.example_params(init_key)
         if point.masks is None:
-            params, sparse = self.method.init(params, sparse_key, point.targets[ONLINE])
+            params, sparse = self.method.init(params, sparse_key, point.counts[ONLINE])
         else:
             params, sparse = self.method.init(params, sparse_key, masks=point.masks[ONLINE])
         zero = jnp.zeros((), jnp.float32)
@@ -222,8 +222,8 @@ class ValueProgram:
         restart for the next chunk."""
         metrics = {
             "losses": {"loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1)},
-            "online": jax.vmap(layer_counts)(runs.net.params, runs.net.sparse.masks),
-            "target": jax.vmap(layer_counts)(runs.net.target, runs.net.sparse.masks),
+            "online": jax.vmap(weight_counts)(runs.net.params, runs.net.sparse.masks),
+            "target": jax.vmap(weight_counts)(runs.net.target, runs.net.sparse.masks),
         }
         zero = jnp.zeros_like(runs.loss_sum)
         return runs.replace(loss_sum=zero, loss_count=zero), metrics
