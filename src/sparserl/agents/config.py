@@ -1,4 +1,7 @@
-"""Hyper-parameters of the value-based agents, with the names users override from the CLI."""
+"""Agent configs: the base every agent's config extends (`AgentConfig`: checked fields,
+`replace` by name) and the value-based agents' hyper-parameters (DQN, Rainbow, IQN, M-IQN),
+with the names users override from the CLI. SAC/TD3's are in off_policy_config, PPO's in
+ppo_config."""
 
 from __future__ import annotations
 
