@@ -40,6 +40,8 @@ KEYS: dict[str, str] = {
     "method_options": "a mapping of method options (for every sparse method that has them)",
     "sweep": f"a mapping from {list(SWEEPABLE)} to non-empty lists of numbers",
     "max_runs_per_group": "a positive integer: the most runs one program holds (device memory)",
+    "save_networks_every": "a positive integer: also save every run's networks after every k-th "
+    "evaluation",
     "axes": "a mapping from agent options, sparse-method options or 'actor_fraction' to non-empty "
     "lists of values: one group (its own program) per value",
 }
@@ -87,6 +89,8 @@ class SweepSpec:
     max_runs_per_group: int | None = None
     # Sweep axes: option -> values, one group per value (unlike `sweep`, which vmaps them).
     axes: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    # Also save every run's networks after every k-th evaluation (the final ones always).
+    save_networks_every: int | None = None
 
     def steps_for(self, agent: str, env: str) -> int:
         """Env steps of `agent` on `env`: the env's entry, else the agent's, else the default."""
@@ -340,6 +344,7 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
         method_options=_method_options(data.get("method_options", {}), methods),
         sweep=_sweep(data.get("sweep", {}), agents),
         max_runs_per_group=_optional_positive_int(data, "max_runs_per_group"),
+        save_networks_every=_optional_positive_int(data, "save_networks_every"),
     )
     return dataclasses.replace(spec, axes=_axes(data.get("axes", {}), spec))
 
