@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from sparserl.envs import GymnasiumEnv
+from sparserl.train.acting import to_action_box
 from sparserl.train.episodes import HostEpisodeStats
 from sparserl.train.networks import NetState
-from sparserl.train.off_policy_program import OffPolicyProgram, to_action_box
+from sparserl.train.off_policy_program import OffPolicyProgram
 from sparserl.train.on_policy_program import OnPolicyProgram
 from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint

@@ -28,8 +28,9 @@ from sparserl.agents import (
 )
 from sparserl.envs import JaxEnv
 from sparserl.sparsity import SparseMethod
+from sparserl.train.acting import evaluation_actions
 from sparserl.train.episodes import EpisodeStats
-from sparserl.train.evaluation import evaluate
+from sparserl.train.evaluation import evaluate_episodes
 from sparserl.train.networks import NetState, NetworkTrainer, Optimizer, weight_counts
 from sparserl.train.plan import ONLINE
 from sparserl.train.point import RunPoint
@@ -207,15 +208,12 @@ class ValueProgram:
 
     def _eval_actions(self, params: PyTree, obs: jax.Array, key: jax.Array) -> jax.Array:
         """Actions [B] of the evaluation policy (ε-greedy at `epsilon_eval`) for obs [B, ...]."""
-        keys = jax.random.split(key, obs.shape[0] + 1)
-        q = self.agent.q_values(self._apply, params, obs, keys[-1])
-        epsilon = self.agent.config.epsilon_eval
-        return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys[:-1], q, epsilon)
+        return evaluation_actions(self.agent, self.env, {ONLINE: params}, None, obs, key)
 
     def _evaluate(self, run: RunState) -> jax.Array:
         key, _ = jax.random.split(jax.random.fold_in(run.key, 1))
         act = functools.partial(self._eval_actions, run.net.params)
-        return evaluate(self.env, act, key, self.eval_episodes)
+        return evaluate_episodes(self.env, act, key, self.eval_episodes)
 
     def _chunk_metrics(self, runs: RunState) -> tuple[RunState, dict]:
         """The chunk's mean loss and the online and target networks' counts; the loss sums
