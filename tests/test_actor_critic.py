@@ -58,7 +58,7 @@ def _actor_critic_counts(plan, run: int) -> dict[str, int]:
     points = run_points(plan)
     return {
         f"{net}/{layer}": int(np.asarray(count)[run])
-        for net, tree in points.targets.items()
+        for net, tree in points.counts.items()
         for layer, count in named_masks(tree).items()
     }
 

@@ -133,7 +133,7 @@ def test_smoke_run_on_pong(agent, preset, method):
     method, params = plan.methods["online"], plan.param_shapes["online"]
     counts = {k[len("active/") :]: v for k, v in row.items() if k.startswith("active/")}
     if sparse:
-        assert counts == sp.mask_counts(method.targets(params, 0.9))
+        assert counts == sp.mask_counts(method.kept_counts(params, 0.9))
         assert 0.85 < row["sparsity"] < 0.95
     else:
         assert row["sparsity"] == 0.0

@@ -123,6 +123,7 @@ def _exit_code_and_error(argv, capsys) -> tuple[int, list[str]]:
 # Issue 14, item 10: every malformed input tried, with the words its one-line error must hold.
 DQN = ["train", "dqn", "CartPole-v1", "--steps", "1000"]
 BAD_TRAIN = [
+    (["--save-networks-every", "0"], "save_networks_every must be a positive integer, got 0"),
     (["--set", "replay_capacity=16"], "replay_capacity 16 must be at least batch_size (128)"),
     (["--set", "replay_capacity=200"], "replay_capacity 200 must be at least min_replay (500)"),
     (["--set", "epsilon_train=2.0"], "epsilon_train must be a number in [0, 1], got 2.0"),
@@ -165,6 +166,13 @@ def test_bad_train_inputs_are_one_line_before_anything_is_written(argv, words, t
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith("sparserl train: error: ") and words in lines[0]
     assert not out.exists()
+
+
+def test_save_networks_every_reaches_the_train_spec():
+    train = ["train", "dqn", "CartPole-v1"]
+    assert _spec(build_parser().parse_args(train), ()).save_networks_every is None
+    args = build_parser().parse_args([*train, "--save-networks-every", "3"])
+    assert _spec(args, ()).save_networks_every == 3
 
 
 YAML = "name: t\nagents: [dqn]\nenvs: [CartPole-v1]\nmethods: [dense]\nsteps: 1000\n"

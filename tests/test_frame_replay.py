@@ -32,7 +32,7 @@ def fill(capacity: int, ends: dict[int, str], steps: int) -> frames.FrameReplayS
 
 def stack_values(state, slot: int) -> list[int]:
     stack = frames.stacked_frames(state, jnp.array([slot]))[0]
-    assert stack.shape == (2, 2, frames.STACK) and stack.dtype == jnp.uint8
+    assert stack.shape == (2, 2, frames.STACK_SIZE) and stack.dtype == jnp.uint8
     assert (stack == stack[0, 0]).all()  # each frame is constant
     return [int(v) for v in stack[0, 0]]
 

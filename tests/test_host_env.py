@@ -8,8 +8,8 @@ from sparserl.envs import (
     ENVS,
     EnvConfigError,
     Evaluator,
-    HostEnv,
-    HostVector,
+    GymnasiumEnv,
+    GymnasiumVector,
     JaxEnv,
     episode_seeds,
     evaluate_host,
@@ -18,16 +18,16 @@ from sparserl.envs import (
 
 
 @pytest.fixture(scope="module")
-def cheetah() -> HostEnv:
+def cheetah() -> GymnasiumEnv:
     return make_env("HalfCheetah-v5")
 
 
 @pytest.fixture(scope="module")
-def hopper() -> HostEnv:
+def hopper() -> GymnasiumEnv:
     return make_env("Hopper-v5")
 
 
-def random_actions(env: HostEnv, seed: int, steps: int, num: int) -> np.ndarray:
+def random_actions(env: GymnasiumEnv, seed: int, steps: int, num: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.uniform(env.action_low, env.action_high, (steps, num, *env.action_shape)).astype(
         np.float32
@@ -35,7 +35,7 @@ def random_actions(env: HostEnv, seed: int, steps: int, num: int) -> np.ndarray:
 
 
 def test_facts(cheetah, hopper):
-    assert isinstance(cheetah, HostEnv) and ENVS["HalfCheetah-v5"].backend == "gymnasium"
+    assert isinstance(cheetah, GymnasiumEnv) and ENVS["HalfCheetah-v5"].backend == "gymnasium"
     assert ENVS["CartPole-v1"].backend == "gymnax"
     assert cheetah.env_id == "HalfCheetah-v5" and cheetah.spec.family == "mujoco"
     assert cheetah.obs_shape == (17,) and cheetah.action_shape == (6,)
@@ -63,7 +63,7 @@ def test_jax_env_action_bounds():
     hash(pendulum)  # still usable as a static / hashed value
 
 
-def rollout(env: HostEnv, seeds, actions):
+def rollout(env: GymnasiumEnv, seeds, actions):
     with env.vector(len(seeds)) as vector:
         first = vector.reset(seeds)
         steps = [vector.step(a) for a in actions]
@@ -95,7 +95,7 @@ def test_auto_reset_matches_raw_gymnasium(hopper):
     actions = random_actions(hopper, 1, steps, 1)
     raw = gymnasium.make("Hopper-v5")
     raw_obs, _ = raw.reset(seed=seed)
-    vector = HostVector(hopper, 1)
+    vector = GymnasiumVector(hopper, 1)
     obs = vector.reset([seed])
     np.testing.assert_array_equal(obs[0], raw_obs.astype(np.float32))
     ends = []

@@ -377,7 +377,7 @@ def test_sparse_training_keeps_exact_mask_counts():
     )
     (result,) = train(spec)
     plan = resolve(spec)
-    expected = sp.mask_counts(plan.methods["online"].targets(plan.param_shapes["online"], 0.9))
+    expected = sp.mask_counts(plan.methods["online"].kept_counts(plan.param_shapes["online"], 0.9))
     # ERK over 4x16, 16x16, 64x16, 16x2 (1376 weights) at 90%: density ε (n_in + n_out) /
     # (n_in n_out); the layers' budgets (size - floor(0.9 size), RigL's rule) are 7 + 26 +
     # 103 + 4 = 140 = ε (20 + 32 + 80 + 18), so 18.67, 29.87, 74.67, 16.8 are kept: zeros

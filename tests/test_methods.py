@@ -170,8 +170,8 @@ def test_vmap_over_seed_sparsity_and_drop_fraction_matches_separate_runs(
 ):
     step = make_step(mlp, data, method, masked_adam)
 
-    def run(key, targets, drop):
-        p, st = method.init(params, key, targets, drop)
+    def run(key, counts, drop):
+        p, st = method.init(params, key, counts, drop)
         o = masked_adam.init(p)
         for t in range(1, 21):
             p, o, st = step(p, o, st, t)
@@ -180,9 +180,11 @@ def test_vmap_over_seed_sparsity_and_drop_fraction_matches_separate_runs(
     keys = jnp.stack([jax.random.key(0), jax.random.key(1), jax.random.key(2)])
     levels = [0.5, 0.8, 0.95]
     drops = jnp.array([0.1, 0.3, 0.5])
-    targets = jax.tree.map(lambda *xs: np.stack(xs), *[method.targets(params, s) for s in levels])
+    counts = jax.tree.map(
+        lambda *xs: np.stack(xs), *[method.kept_counts(params, s) for s in levels]
+    )
 
-    def one_program(keys, targets, drops):
+    def one_program(keys, counts, drops):
         def body(key, tg, drop):
             p, st = method.init(params, key, tg, drop)
             o = masked_adam.init(p)
@@ -194,11 +196,11 @@ def test_vmap_over_seed_sparsity_and_drop_fraction_matches_separate_runs(
             (p, o, st), _ = jax.lax.scan(scan_step, (p, o, st), jnp.arange(1, 21))
             return p, st
 
-        return jax.jit(jax.vmap(body))(keys, targets, drops)
+        return jax.jit(jax.vmap(body))(keys, counts, drops)
 
-    p_batch, st_batch = one_program(keys, targets, drops)
+    p_batch, st_batch = one_program(keys, counts, drops)
     for i, s in enumerate(levels):
-        p_one, st_one = run(keys[i], method.targets(params, s), float(drops[i]))
+        p_one, st_one = run(keys[i], method.kept_counts(params, s), float(drops[i]))
         for a, b in zip(jax.tree.leaves(p_one), jax.tree.leaves(p_batch), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], rtol=1e-5, atol=1e-6)
         masks_batch = {n: m[i] for n, m in _np_named(st_batch.masks).items()}

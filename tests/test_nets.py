@@ -251,9 +251,9 @@ def test_rigl_masks_the_q_network_layers_to_their_targets():
     net = nets.make_q_network("mlp", 3, hidden=(32, 32), dueling=True)
     params = _init(net, jnp.zeros((1, 4)))
     method = sp.make_method("rigl", sparsity=0.9, total_steps=1000)
-    targets = method.targets(params)
-    sparse_params, state = jax.jit(method.init)(params, jax.random.key(3), targets)
-    expected = sp.mask_counts(targets)  # layer name -> target count, for every kernel
+    counts = method.kept_counts(params)
+    sparse_params, state = jax.jit(method.init)(params, jax.random.key(3), counts)
+    expected = sp.mask_counts(counts)  # layer name -> kept count, for every kernel
     assert set(expected) == {"encoder/dense_0", "encoder/dense_1", "head"}
     assert sp.mask_counts(state.masks) == expected
     assert sp.nonzero_counts(sparse_params) == expected

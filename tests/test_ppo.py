@@ -42,11 +42,11 @@ def _program(env_id, config, steps, methods=None, eval_episodes=2):
 def _points(program, seeds, lr=None):
     params = program.example_params()
     methods = program.method_of
-    targets = {name: methods[name].targets(p) for name, p in params.items()}
+    counts = {name: methods[name].kept_counts(p) for name, p in params.items()}
     cfg = program.agent.config
     return RunPoint(
         key=jnp.stack([jax.random.key(s) for s in range(seeds)]),
-        targets=jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * seeds), targets),
+        counts=jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * seeds), counts),
         learning_rate=jnp.full(seeds, cfg.learning_rate if lr is None else lr, jnp.float32),
         weight_decay=jnp.zeros(seeds, jnp.float32),
         gamma=jnp.full(seeds, cfg.gamma, jnp.float32),
@@ -197,7 +197,7 @@ def test_running_stats_match_numpy():
 
 # ---- sparse training inside the program ------------------------------------------------------
 def _check_counts(metrics, program, seeds):
-    """Online weights inside the masks, with exactly the targets' counts of active weights."""
+    """Online weights inside the masks, with exactly the kept counts of active weights."""
     params = program.example_params()
     for name, method in program.methods:
         counts = method.layer_counts(kernel_shapes(params[name]))

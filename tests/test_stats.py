@@ -147,7 +147,10 @@ def test_probability_of_improvement():
         (lambda: probability_of_improvement(SCORES, []), "no .* pairs"),
         (lambda: interval_estimates(SCORES, reps=-5), "reps .* positive integer, got -5"),
         (lambda: performance_profiles(SCORES, [1.0], reps=0), "got 0"),
-        (lambda: interval_estimates(SCORES, confidence=95), r"confidence must be in \(0, 1\)"),
+        (
+            lambda: interval_estimates(SCORES, confidence=95),
+            r"confidence must be a number in \(0, 1\), got 95",
+        ),
     ],
 )
 def test_aggregate_bad_inputs_raise(call, message):

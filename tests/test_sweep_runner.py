@@ -377,11 +377,11 @@ def test_ray_backend_writes_the_runs_of_the_local_backend(finished, tmp_path, lo
         ),
         (
             {"backend": "ray", "ray": RayOptions(cpus_per_group=0)},
-            "cpus_per_group must be a positive number, got 0",
+            "cpus_per_group must be a number > 0, got 0",
         ),
         (
             {"backend": "ray", "ray": RayOptions(gpus_per_group=-1)},
-            "gpus_per_group must be a non-negative number, got -1",
+            "gpus_per_group must be a number >= 0, got -1",
         ),
     ],
 )

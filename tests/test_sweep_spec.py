@@ -247,6 +247,17 @@ def test_groups_over_the_run_limit_split_by_sparsity_level():
         spec(max_runs_per_group=0)
 
 
+def test_save_networks_every_reaches_every_group_and_the_sweep_file():
+    assert {g.save_networks_every for g in expand(spec())} == {None}
+    saving = spec(save_networks_every=2)
+    assert {g.save_networks_every for g in expand(saving)} == {2}
+    assert spec_data(saving)["save_networks_every"] == 2 and parse(spec_data(saving)) == saving
+    assert [group_id(g) for g in expand(saving)] == [group_id(g) for g in expand(spec())]
+    for bad in (0, 1.5, True):
+        with pytest.raises(SweepSpecError, match="save_networks_every: expected a positive int"):
+            spec(save_networks_every=bad)
+
+
 def test_axes_make_one_group_per_value_named_in_its_id():
     """Issue 14, item 4: an agent option, a method option and actor_fraction as sweep axes;
     each applies to the groups that have it (dense has no update_interval, DQN no

@@ -20,6 +20,7 @@ from sparserl.validation import (
     check_number,
     declared,
     from_text,
+    open_unit,
     option,
     positive,
     unit,
@@ -55,6 +56,8 @@ def test_ranges_read_as_they_check():
     )
     assert unit(0.0) and unit(1.0) and not unit(1.0001) and not unit(-1e-9)
     assert positive(1e-12) and not positive(0) and below(0)(-1) and not below(0)(0)
+    assert open_unit.describe(float) == "a number in (0, 1)"
+    assert open_unit(1e-9) and open_unit(1 - 1e-9) and not open_unit(0.0) and not open_unit(1.0)
 
 
 @pytest.mark.parametrize(

@@ -228,6 +228,7 @@ def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
         match_sparsity=args.match_sparsity,
         network_options=_network_options(args),
         actor_fraction=args.actor_fraction,
+        save_networks_every=getattr(args, "save_networks_every", None),
     )
 
 
@@ -440,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--steps", type=int, default=100_000, help="env steps per run")
     trainer.add_argument("--eval-interval", type=int, help="env steps between evaluations")
     trainer.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
+    trainer.add_argument(
+        "--save-networks-every",
+        type=int,
+        metavar="K",
+        help="also save every run's networks after every K-th evaluation (the final ones always)",
+    )
     _add_agent_options(trainer)
     trainer.add_argument(
         "--sweep",

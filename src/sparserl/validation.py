@@ -74,6 +74,7 @@ Check = Range | OneOf
 positive = Range(0, low_open=True)
 non_negative = Range(0)
 unit = Range(0, 1)  # a probability or fraction in [0, 1]
+open_unit = Range(0, 1, low_open=True, high_open=True)  # a fraction in (0, 1)
 
 
 def at_least(low: float) -> Range:

@@ -1,5 +1,7 @@
-"""The built-in agents' presets: hyper-parameter sets per environment family (or id, or
-paper), each value with its source; each agent registers its own with `register_agent`.
+"""Presets of the value-based agents (DQN, Rainbow, IQN) and of SAC and TD3 (with DS-TD3's
+sparse methods): hyper-parameter sets per environment family (or id, or paper), each value
+with its source; each agent registers its own with `register_agent` (PPO's are in
+ppo_config).
 
 The config classes' own defaults are Dopamine's Atari settings; a preset changes only what
 differs for its family. `preset=None` picks the environment family's preset.

@@ -1,9 +1,10 @@
 """sparserl.envs: one interface over the environments the agents train on.
 
 JAX-native environments (gymnax) step inside the jitted training program; gymnasium ones
-(MuJoCo) step on the host (`HostEnv`, `HostVector`), and so do Atari games, preprocessed as
-Dopamine does (`AtariEnv`, `AtariVector`, `FrameStack`). `make_env` checks the id and tells the
-agents the observation shape and action space before anything compiles.
+(MuJoCo) step on the host (`GymnasiumEnv`, `GymnasiumVector`), and so do Atari games,
+preprocessed as Dopamine does (`AtariEnv`, `AtariVector`, `FrameStack`). "Host" means stepped
+in Python on the CPU, for either kind. `make_env` checks the id and tells the agents the
+observation shape and action space before anything compiles.
 """
 
 from sparserl.envs.atari import (
@@ -21,9 +22,9 @@ from sparserl.envs.atari_games import ATARI_60, ATARI_100K, GAME_LISTS, GRAESSER
 from sparserl.envs.errors import EnvConfigError
 from sparserl.envs.gymnasium_env import (
     Evaluator,
-    HostEnv,
+    GymnasiumEnv,
+    GymnasiumVector,
     HostStep,
-    HostVector,
     episode_seeds,
     evaluate_host,
 )
@@ -45,9 +46,9 @@ __all__ = [
     "FrameStack",
     "GAME_LISTS",
     "GRAESSER_15",
-    "HostEnv",
+    "GymnasiumEnv",
     "HostStep",
-    "HostVector",
+    "GymnasiumVector",
     "JaxEnv",
     "Step",
     "add_pixel_noise",

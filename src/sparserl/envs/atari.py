@@ -27,6 +27,8 @@ import numpy as np
 from sparserl.envs.errors import EnvConfigError
 from sparserl.envs.facts import EnvFacts
 from sparserl.envs.gymnasium_env import EnvVector, VectorEvaluator, episode_seeds
+from sparserl.replay.frames import STACK_SIZE
+from sparserl.validation import check_number, is_a, positive, unit
 
 if TYPE_CHECKING:
     from sparserl.envs.registry import EnvSpec
@@ -42,7 +44,6 @@ Policy = Callable[[np.ndarray], Any]
 STICKY_ACTION_PROBABILITY = 0.25
 FRAME_SKIP = 4
 FRAME_SHAPE = (84, 84)
-STACK_SIZE = 4
 MAX_EPISODE_STEPS = 27_000
 
 
@@ -176,16 +177,16 @@ class AtariEnv(EnvFacts):
     terminal_on_life_loss: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.terminal_on_life_loss, bool):
+        if not is_a(bool, self.terminal_on_life_loss):
             raise EnvConfigError(
                 f"terminal_on_life_loss must be True or False, got {self.terminal_on_life_loss!r}"
             )
-        p = self.repeat_action_probability
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise EnvConfigError(f"repeat_action_probability must be in [0, 1], got {p!r}")
-        steps = self.max_episode_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise EnvConfigError(f"max_episode_steps must be an integer >= 1, got {steps!r}")
+        check_number(
+            "repeat_action_probability", self.repeat_action_probability, unit, EnvConfigError
+        )
+        check_number(
+            "max_episode_steps", self.max_episode_steps, positive, EnvConfigError, integer=True
+        )
 
     @classmethod
     def from_spec(cls, spec: EnvSpec) -> AtariEnv:

@@ -58,11 +58,11 @@ def _quiet_mujoco_deprecations() -> Iterator[None]:
 
 
 @dataclasses.dataclass(frozen=True)
-class HostEnv(EnvFacts):
+class GymnasiumEnv(EnvFacts):
     """A gymnasium environment id with the facts agents need about it (as `JaxEnv` has)."""
 
     @classmethod
-    def from_gymnasium(cls, spec: EnvSpec) -> HostEnv:
+    def from_gymnasium(cls, spec: EnvSpec) -> GymnasiumEnv:
         """Read the facts from one `gymnasium.make(spec.backend_id)`, then close it."""
         env = _make(spec.backend_id)
         try:
@@ -87,9 +87,9 @@ class HostEnv(EnvFacts):
         """One raw gymnasium env (headless, with its time limit), as gymnasium.make gives it."""
         return _make(self.spec.backend_id)
 
-    def vector(self, num: int) -> HostVector:
+    def vector(self, num: int) -> GymnasiumVector:
         """`num` independent envs, one per training run, stepped together with auto-reset."""
-        return HostVector(self, num)
+        return GymnasiumVector(self, num)
 
     def evaluator(self, runs: int, episodes: int) -> Evaluator:
         """`runs * episodes` evaluation envs, kept open to evaluate many times."""
@@ -123,7 +123,7 @@ class EnvVector:
         self.close()
 
 
-class HostVector(EnvVector):
+class GymnasiumVector(EnvVector):
     """`num` independent gymnasium envs stepped side by side, auto-resetting ended episodes.
 
     Each env is seeded once by `reset(seeds)`; later auto-resets pass no seed, so the env's
@@ -198,7 +198,7 @@ class VectorEvaluator:
 class Evaluator(VectorEvaluator):
     """Evaluates `runs` policies for `episodes` episodes each on `runs * episodes` host envs."""
 
-    vector_class = HostVector
+    vector_class = GymnasiumVector
 
     def evaluate(self, policy: Policy, seed: int) -> np.ndarray:
         """Mean undiscounted return per run, `[runs]` float64, of one episode in every env.
@@ -225,7 +225,9 @@ class Evaluator(VectorEvaluator):
         return returns.reshape(runs, episodes).mean(axis=1)
 
 
-def evaluate_host(env: HostEnv, policy: Policy, runs: int, episodes: int, seed: int) -> np.ndarray:
+def evaluate_host(
+    env: GymnasiumEnv, policy: Policy, runs: int, episodes: int, seed: int
+) -> np.ndarray:
     """One-off `Evaluator(env, runs, episodes).evaluate(policy, seed)`, closing its envs after;
     keep an `Evaluator` instead to evaluate repeatedly without rebuilding envs."""
     with Evaluator(env, runs, episodes) as evaluator:

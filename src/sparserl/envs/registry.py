@@ -9,7 +9,7 @@ from typing import Any
 from sparserl.envs.atari import AtariEnv
 from sparserl.envs.atari_games import ATARI_60, ale_env_id
 from sparserl.envs.errors import EnvConfigError
-from sparserl.envs.gymnasium_env import HostEnv
+from sparserl.envs.gymnasium_env import GymnasiumEnv
 from sparserl.envs.gymnax_env import JaxEnv
 
 
@@ -26,7 +26,7 @@ class EnvSpec:
     # factor on observations before the network: 1/255 for Atari's uint8 frames (Dopamine)
     input_scale: float = 1.0
     # gymnax: JAX-native, stepped inside the jitted program (JaxEnv);
-    # gymnasium: stepped on the host in Python (HostEnv), e.g. MuJoCo;
+    # gymnasium: stepped on the host in Python (GymnasiumEnv), e.g. MuJoCo;
     # ale: Atari games stepped on the host with Dopamine's preprocessing (AtariEnv).
     backend: str = "gymnax"
 
@@ -81,15 +81,17 @@ ENV_OPTIONS: dict[type, tuple[str, ...]] = {
 }
 
 
-def make_env(env_id: str, options: dict[str, Any] | None = None) -> JaxEnv | HostEnv | AtariEnv:
-    """The environment for `env_id`: a JaxEnv (gymnax), a HostEnv (gymnasium) or an AtariEnv
+def make_env(
+    env_id: str, options: dict[str, Any] | None = None
+) -> JaxEnv | GymnasiumEnv | AtariEnv:
+    """The environment for `env_id`: a JaxEnv (gymnax), a GymnasiumEnv (gymnasium) or an AtariEnv
     (ale) by its backend, with `options` (ENV_OPTIONS) changed; an unknown id or option is an
     error listing the known ones."""
     spec = ENVS.get(env_id)
     if spec is None:
         raise EnvConfigError(f"unknown environment {env_id!r}; choose one of {list(ENVS)}")
     if spec.backend == "gymnasium":
-        env = HostEnv.from_gymnasium(spec)
+        env = GymnasiumEnv.from_gymnasium(spec)
     elif spec.backend == "ale":
         env = AtariEnv.from_spec(spec)
     else:

@@ -9,8 +9,7 @@ from typing import Any
 from sparserl.experiment.grid import GridPoint
 from sparserl.experiment.split import split_sparsities
 from sparserl.sparsity import SparseMethod, kernel_shapes
-
-PyTree = Any
+from sparserl.types import PyTree
 
 # The loop families: who steps the environment and which program learns. One runner builder
 # per family (`sparserl.train.runner.LOOPS`).
@@ -35,7 +34,7 @@ class RunPlan:
     agent_config: Any
     methods: dict[str, SparseMethod]  # network -> method of the last phase at this level
     # Per phase, network -> int32 tree like the params: kept weights per sparse kernel.
-    targets: tuple[dict[str, PyTree], ...]
+    counts: tuple[dict[str, PyTree], ...]
     budget: dict[str, Any]  # accounting.budget_of: layers, counts, parameters, FLOPs
 
     @property
@@ -53,13 +52,13 @@ class Plan:
     per-network methods for each phase, parameter shapes and every run of the grid.
 
     `phases[i]` are the methods phase i's compiled program runs for every run of the group:
-    a run's own level reaches it through its `targets`, so their `sparsity` fields hold the
+    a run's own level reaches it through its `counts`, so their `sparsity` fields hold the
     first level and matter only for the runs' `methods`. One phase, or (prune, lottery) for a
     lottery rewind of a value agent.
     """
 
     spec: Any  # TrainSpec, with its method filled in
-    env: Any  # JaxEnv, HostEnv or AtariEnv
+    env: Any  # JaxEnv, GymnasiumEnv or AtariEnv
     agent: Any  # ValueAgent, OffPolicyAgent or PPO
     family: str  # one of FAMILIES
     preset: str  # the agent preset in use (named or the environment's default)

@@ -31,10 +31,11 @@ from sparserl.experiment.plan import (
 )
 from sparserl.nets import matched_width
 from sparserl.nets.width import parameter_count, width_for_parameter_count
-from sparserl.replay.frames import STACK
+from sparserl.replay.frames import STACK_SIZE
 from sparserl.sparsity import METHODS, SparseMethod, make_method
+from sparserl.types import PyTree
+from sparserl.validation import check_number, open_unit, positive
 
-PyTree = Any
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
 
 
@@ -73,9 +74,7 @@ class TrainSpec:
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise TrainConfigError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return check_number(name, value, positive, TrainConfigError, integer=True)
 
 
 def resolve(spec: TrainSpec) -> Plan:
@@ -121,10 +120,10 @@ def resolve(spec: TrainSpec) -> Plan:
             f"min_replay {cfg.min_replay} must be at least batch_size + n_step "
             f"({cfg.batch_size + cfg.n_step}) so the first batch has valid transitions"
         )
-    if family == VALUE_ATARI and cfg.replay_capacity < cfg.n_step + STACK:
+    if family == VALUE_ATARI and cfg.replay_capacity < cfg.n_step + STACK_SIZE:
         raise TrainConfigError(
-            f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK} "
-            f"({cfg.n_step + STACK}): frame replay rebuilds {STACK}-frame stacks by index"
+            f"replay_capacity {cfg.replay_capacity} must be at least n_step + {STACK_SIZE} "
+            f"({cfg.n_step + STACK_SIZE}): frame replay rebuilds {STACK_SIZE}-frame stacks by index"
         )
     _check_sweep(spec, agent.config)
     total_updates = (steps // period - cfg.first_learning_iteration()) * updates
@@ -167,22 +166,22 @@ def _with_param_shapes(plan: Plan) -> Plan:
 
 
 def _with_runs(plan: Plan) -> Plan:
-    """The plan with every run of its grid: methods, mask targets and budget of each level
+    """The plan with every run of its grid: methods, kept-weight counts and budget of each level
     decided once and shared by the runs at that level."""
     levels = {}
     for level in plan.levels:
         phases = plan.phases_at(level)
-        targets = tuple(
-            {name: method.targets(plan.param_shapes[name]) for name, method in phase.items()}
+        counts = tuple(
+            {name: method.kept_counts(plan.param_shapes[name]) for name, method in phase.items()}
             for phase in phases
         )
-        levels[level] = (phases[-1], targets, agent_budget(plan, level))
+        levels[level] = (phases[-1], counts, agent_budget(plan, level))
     runs = []
     for index, point in enumerate(grid_points(plan.spec)):
-        methods, targets, budget = levels[point["sparsity"]]
+        methods, counts, budget = levels[point["sparsity"]]
         config = plan.agent.config.replace(**{k: point[k] for k in plan.spec.sweep})
         runs.append(
-            RunPlan(index, run_id(plan.spec, point), point, config, methods, targets, budget)
+            RunPlan(index, run_id(plan.spec, point), point, config, methods, counts, budget)
         )
     return dataclasses.replace(plan, runs=tuple(runs))
 
@@ -389,9 +388,7 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) ->
 
 
 def _check_split(spec: TrainSpec, networks: dict[str, SparseMethod]) -> None:
-    fraction = spec.actor_fraction
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-        raise TrainConfigError(f"actor_fraction must be a number in (0, 1), got {fraction!r}")
+    check_number("actor_fraction", spec.actor_fraction, open_unit, TrainConfigError)
     for name, method in networks.items():
         if not hasattr(method, "sparsity"):
             raise TrainConfigError(

@@ -9,8 +9,7 @@ import numpy as np
 
 from sparserl.experiment.errors import TrainConfigError
 from sparserl.sparsity import SparseMethod
-
-Shapes = Mapping[str, tuple[int, ...]]
+from sparserl.types import Shapes
 
 
 def _sizes(method: SparseMethod, shapes: Shapes) -> tuple[int, int]:

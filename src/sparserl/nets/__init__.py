@@ -1,9 +1,11 @@
-"""sparserl.nets: the Q-networks of the value-based agents (DQN, Rainbow, IQN).
+"""sparserl.nets: the Flax networks of every agent, each scalable in width.
 
-Torsos (MLP, Nature CNN, IMPALA ResNet, MinAtar CNN) scale every layer by `width`; `QNetwork`
-adds a plain, dueling or C51 head and `ImplicitQuantileNetwork` a cosine τ embedding and a
-quantile head, each named so that the head is the last kernel, which the sparsity engine
-treats as the output layer. `width` also finds parameter-matched widths.
+Value agents (DQN, Rainbow, IQN): torsos (MLP, Nature CNN, IMPALA ResNet, MinAtar CNN) with a
+plain, dueling or C51 head (`QNetwork`) or a cosine τ embedding and a quantile head
+(`ImplicitQuantileNetwork`). Actor-critic agents (SAC, TD3, PPO): MLP actors and (twin)
+critics (`actor_critic`). Every network names its head as its last kernel, which the sparsity
+engine treats as the output layer; `width` counts parameters and finds parameter-matched
+widths.
 """
 
 from sparserl.nets.heads import QNetwork

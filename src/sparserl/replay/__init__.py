@@ -1,10 +1,11 @@
-"""sparserl.replay: pure-JAX replay buffers (uniform and prioritized) with n-step targets.
+"""sparserl.replay: pure-JAX replay buffers (uniform and prioritized) with n-step returns.
 
 Buffer states are pytrees and every operation is a pure function, so buffers live inside
 `jit`, `lax.scan` and `vmap` (one buffer per seed). Both kinds share the API shape
 `init_*`, `add`, `sample_indices`; use them as `replay.uniform.add`, `replay.prioritized.add`,
 and turn sampled indices into training batches with `nstep_batch`. `replay.frames` keeps
-stacked-frame observations (Atari) compactly, one uint8 frame per transition.
+stacked-frame observations (Atari) compactly, one uint8 frame per transition; `storage` is
+the ring buffer under all of them.
 """
 
 from sparserl.replay import frames, prioritized, uniform

@@ -22,7 +22,7 @@ from sparserl.replay import sumtree
 from sparserl.replay.nstep import nstep_returns
 from sparserl.replay.prioritized import INITIAL_MAX_PRIORITY
 
-STACK = 4  # frames per observation: Mnih et al. 2015
+STACK_SIZE = 4  # frames per observation (Mnih et al. 2015); Atari's observations stack as many
 
 
 @struct.dataclass
@@ -64,10 +64,10 @@ def add(
 ) -> FrameReplayState:
     """Write one step at priority 0 and make the slot written `n_step` adds earlier drawable
     (its window and the frame after it are now stored) unless its window ends in a truncation.
-    `n_step` must be a static int in [1, capacity - STACK]."""
+    `n_step` must be a static int in [1, capacity - STACK_SIZE]."""
     capacity = state.storage["frame"].shape[0]
-    if not 1 <= n_step <= capacity - STACK:
-        raise ValueError(f"n_step must be in [1, capacity - {STACK}={capacity - STACK}]")
+    if not 1 <= n_step <= capacity - STACK_SIZE:
+        raise ValueError(f"n_step must be in [1, capacity - {STACK_SIZE}={capacity - STACK_SIZE}]")
     values = {
         "frame": frame,
         "action": action,
@@ -118,12 +118,12 @@ def update_priorities(
 
 
 def stacked_frames(state: FrameReplayState, indices: jax.Array) -> jax.Array:
-    """The observations [B, H, W, STACK] (oldest frame first) ending at slot `indices`:
+    """The observations [B, H, W, STACK_SIZE] (oldest frame first) ending at slot `indices`:
     frames before each episode's first frame, or older than the oldest stored, are zeros."""
     storage = state.storage
     capacity = storage["frame"].shape[0]
     age = (indices - (state.position - state.size)) % capacity  # 0 for the oldest slot
-    back = jnp.arange(STACK - 1, -1, -1)  # how far back each stacked frame is
+    back = jnp.arange(STACK_SIZE - 1, -1, -1)  # how far back each stacked frame is
     slots = (indices[:, None] - back) % capacity
     # frame t-k belongs to slot t's episode if no episode ended at t-k..t-1
     ends = storage["episode_end"][slots].astype(jnp.int32)
@@ -137,7 +137,7 @@ def nstep_frame_batch(
     state: FrameReplayState, indices: jax.Array, n_step: int, gamma: float | jax.Array
 ) -> dict[str, jax.Array]:
     """The n-step transitions starting at `indices`, as `replay.nstep_batch` builds them, with
-    `obs` and `next_obs` stacked from the stored frames (uint8 [B, H, W, STACK])."""
+    `obs` and `next_obs` stacked from the stored frames (uint8 [B, H, W, STACK_SIZE])."""
     returns, discounts, last = nstep_returns(state.storage, indices, n_step, gamma)
     capacity = state.storage["frame"].shape[0]
     return {

@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparserl.replay.storage import PyTree, capacity_of
+from sparserl.replay.storage import capacity_of
+from sparserl.types import PyTree
 
 
 def nstep_batch(

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from sparserl.replay import sumtree
-from sparserl.replay.storage import PyTree, allocate, capacity_of, write
+from sparserl.replay.storage import allocate, capacity_of, write
+from sparserl.types import PyTree
 
 # Dopamine's PrioritizedReplayBuffer starts its max recorded priority at 1.0.
 INITIAL_MAX_PRIORITY = 1.0

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-PyTree = Any
+from sparserl.types import PyTree
 
 
 def allocate(example_transition: PyTree, capacity: int) -> PyTree:

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from sparserl.replay.storage import PyTree, allocate, capacity_of, write
+from sparserl.replay.storage import allocate, capacity_of, write
+from sparserl.types import PyTree
 
 
 @struct.dataclass

@@ -11,6 +11,7 @@ import pandas as pd
 from sparserl.results.discover import find_runs
 from sparserl.rundir.schema import AGENT_NUMBERS, EVAL_RETURN, STEP, SUMMARY_COLUMNS
 from sparserl.rundir.status import RunRecord, RunStatus, inspect_run
+from sparserl.validation import is_a
 
 # match_sparsity: set for a parameter-matched dense run (the sparsity it is sized for);
 # actor_fraction: the actor's share of an actor-critic weight budget, if split
@@ -104,8 +105,8 @@ def _run_row(run_id: str, record: RunRecord) -> dict[str, Any]:
 
 
 def _number(value: Any) -> float | None:
-    """`value` if it is a number, else None."""
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """`value` if it is a (finite) number, else None."""
+    return value if is_a(float, value) else None
 
 
 def _object(value: Any) -> dict[str, Any] | None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from sparserl.rundir.schema import (
     SUMMARY_NUMBERS,
     version_problem,
 )
+from sparserl.validation import is_a
 
 # A finished summary's record of the first chunk whose mean loss broke train.run.DIVERGED_LOSS.
 DIVERGENCE = "an object of step (an integer), loss, value (text) and bound (a number)"
@@ -46,19 +45,19 @@ def read_config(path: Path) -> dict[str, Any]:
         if not isinstance(config.get(key), str):
             raise RunFileError(path.name, f"{key!r} missing or not a string")
     for key in ("seed", "steps", "eval_interval"):
-        if not _is_int(config.get(key)):
+        if not is_a(int, config.get(key)):
             raise RunFileError(path.name, f"{key!r} missing or not an integer")
     if config["steps"] <= 0 or config["eval_interval"] <= 0:
         raise RunFileError(path.name, "steps and eval_interval must be positive")
     if "sparsity" not in config:
         raise RunFileError(path.name, "'sparsity' missing (null for a dense run)")
     sparsity = config["sparsity"]
-    if sparsity is not None and not (_is_number(sparsity) and 0.0 <= sparsity <= 1.0):
+    if sparsity is not None and not (is_a(float, sparsity) and 0.0 <= sparsity <= 1.0):
         raise RunFileError(path.name, f"sparsity {sparsity!r} is neither null nor in [0, 1]")
     agent = config.get("agent_config", {})
     if not isinstance(agent, dict):
         raise RunFileError(path.name, "'agent_config' is not an object")
-    _check_fields(path.name, agent, AGENT_NUMBERS, _is_number, "a number")
+    _check_fields(path.name, agent, AGENT_NUMBERS, float, "a number")
     return config
 
 
@@ -71,15 +70,16 @@ def read_summary(path: Path) -> dict[str, Any]:
         return summary
     if status != FINISHED:
         raise RunFileError(path.name, f"unknown status {status!r}")
-    if not _is_int(summary.get("evaluations")):
+    if not is_a(int, summary.get("evaluations")):
         raise RunFileError(path.name, "'evaluations' missing or not an integer")
     final = summary.get("final_return")
-    if not (_is_number(final) and math.isfinite(final)):
+    if not is_a(float, final):
         raise RunFileError(path.name, f"final_return {final!r} is not a finite number")
-    _check_fields(path.name, summary, SUMMARY_INTEGERS, _is_int, "an integer")
-    _check_fields(path.name, summary, SUMMARY_NUMBERS, _is_number, "a number")
-    _check_fields(path.name, summary, ("finite_loss",), lambda v: isinstance(v, bool), "a bool")
-    _check_fields(path.name, summary, ("diverged",), _is_divergence, DIVERGENCE)
+    _check_fields(path.name, summary, SUMMARY_INTEGERS, int, "an integer")
+    _check_fields(path.name, summary, SUMMARY_NUMBERS, float, "a number")
+    _check_fields(path.name, summary, ("finite_loss",), bool, "a bool")
+    if "diverged" in summary and not _is_divergence(summary["diverged"]):
+        raise RunFileError(path.name, f"'diverged' is {summary['diverged']!r}, not {DIVERGENCE}")
     return summary
 
 
@@ -94,10 +94,10 @@ def divergence_reason(diverged: dict[str, Any]) -> str:
 def _is_divergence(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and _is_int(value.get("step"))
+        and is_a(int, value.get("step"))
         and isinstance(value.get("loss"), str)
         and isinstance(value.get("value"), str)
-        and _is_number(value.get("bound"))
+        and is_a(float, value.get("bound"))
     )
 
 
@@ -159,17 +159,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _check_fields(
-    name: str, data: dict[str, Any], keys: tuple[str, ...], valid: Callable[[Any], bool], kind: str
+    name: str, data: dict[str, Any], keys: tuple[str, ...], kind: type, words: str
 ) -> None:
-    """Each of `keys` that `data` holds passes `valid`."""
+    """Each of `keys` that `data` holds is a `kind` (validation.is_a: a finite number for
+    float)."""
     for key in keys:
-        if key in data and not valid(data[key]):
-            raise RunFileError(name, f"{key!r} is {data[key]!r}, not {kind}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key in data and not is_a(kind, data[key]):
+            raise RunFileError(name, f"{key!r} is {data[key]!r}, not {words}")

@@ -23,8 +23,8 @@ from sparserl.rundir.schema import (
     periodic_step,
     version_problem,
 )
+from sparserl.types import PyTree
 
-PyTree = Any
 SEPARATOR = "/"
 STEP_KEY = "step"
 NETWORK_FIELDS = ("params", "masks", "target", "initial_params")  # masks: masked kernels only

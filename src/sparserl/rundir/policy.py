@@ -1,7 +1,8 @@
 """A finished run's policy and evaluation rebuilt from its directory: the environment and the
 agent from config.json (through the public envs and agents API), the networks from its saved
 networks file with their masks applied. The evaluation is the training loop's: same episode
-loop, same action rule (ε-greedy at epsilon_eval for value agents) and the saved key."""
+loop, same action rules (`sparserl.train`'s greedy_actions and evaluation_actions, shared with
+the loops) and the saved key."""
 
 from __future__ import annotations
 
@@ -16,17 +17,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparserl.agents import PPO, OffPolicyAgent, ValueAgent, epsilon_greedy, make_agent
+from sparserl.agents import PPO, OffPolicyAgent, ValueAgent, make_agent
 from sparserl.envs import JaxEnv, make_env
 from sparserl.rundir.files import read_config
 from sparserl.rundir.networks import SavedNetworks, load_networks
 from sparserl.rundir.schema import CONFIG
-from sparserl.train.core.evaluation import evaluate as evaluate_episodes
-from sparserl.train.off_policy.program import to_action_box
-from sparserl.train.on_policy.program import RunningStats
-
-PyTree = Any
-GREEDY_KEY_SEED = 0  # see _greedy_key
+from sparserl.train import RunningStats, evaluate_episodes, evaluation_actions, greedy_actions
+from sparserl.types import PyTree
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,40 +44,6 @@ class LoadedRun:
         if "obs_mean" not in used:
             return None
         return RunningStats(used["obs_mean"], used["obs_var"], np.zeros((), np.float32))
-
-
-def greedy_actions(agent: Any, env: Any, params: dict[str, PyTree], obs_stats, obs: jax.Array):
-    """The deterministic policy's environment actions for a batch of observations, as the
-    training loop computes them (`obs_stats`: PPO's observation normaliser, else None)."""
-    if isinstance(agent, ValueAgent):
-        q = agent.q_values(agent.network(env).apply, params["online"], obs, _greedy_key())
-        return jnp.argmax(q, axis=-1)
-    if isinstance(agent, PPO):
-        cfg = agent.config
-        if cfg.normalize_observations:
-            obs = obs_stats.normalize(obs, cfg.normalize_clip)
-        action = agent.greedy(params, obs)
-        if agent.discrete:
-            return action
-        return jnp.clip(action, jnp.asarray(env.action_low), jnp.asarray(env.action_high))
-    low, high = jnp.asarray(env.action_low), jnp.asarray(env.action_high)
-    return to_action_box(agent.greedy(params, obs), low, high)
-
-
-def evaluation_actions(agent: Any, env: Any, params, obs_stats, obs: jax.Array, key: jax.Array):
-    """The actions of the training loop's evaluation: ε-greedy at epsilon_eval (one key per
-    observation, the last for the Q-values) for value agents, else `greedy_actions`."""
-    if not isinstance(agent, ValueAgent):
-        return greedy_actions(agent, env, params, obs_stats, obs)
-    keys = jax.random.split(key, obs.shape[0] + 1)
-    q = agent.q_values(agent.network(env).apply, params["online"], obs, keys[-1])
-    return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys[:-1], q, agent.config.epsilon_eval)
-
-
-def _greedy_key() -> jax.Array:
-    """The key of the value agents' greedy policy: only agents that sample their Q-values
-    (IQN's quantile fractions) use it."""
-    return jax.random.key(GREEDY_KEY_SEED)
 
 
 @functools.cache

@@ -21,8 +21,8 @@ from sparserl.sparsity.masks import (
     mask_counts,
     mask_violations,
     nonzero_counts,
-    parameter_count,
     random_mask,
+    stored_parameter_count,
     top_k_mask,
 )
 from sparserl.sparsity.methods import (
@@ -89,7 +89,7 @@ __all__ = [
     "nonzero_counts",
     "option_from_text",
     "option_names",
-    "parameter_count",
+    "stored_parameter_count",
     "polyak",
     "pruning_progress",
     "random_mask",

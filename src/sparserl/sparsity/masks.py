@@ -115,7 +115,7 @@ def nonzero_counts(params: PyTree) -> dict[str, int]:
     return counts
 
 
-def parameter_count(params: PyTree) -> int:
+def stored_parameter_count(params: PyTree) -> int:
     """Nonzero kernel weights plus every other parameter (biases, norms): the stored size."""
     total = 0
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:

@@ -1,13 +1,13 @@
 """Sparse training methods: Dense, Static, Prune, SET, RigL, DynamicSparse (DS-TD3), LotteryTicket.
 
 Each method is a frozen, hashable config object with pure functions:
-- `init(params, key, targets=None, drop_fraction=None) -> (params, SparseState)`
+- `init(params, key, counts=None, drop_fraction=None) -> (params, SparseState)`
 - `update(state, params, opt_state, grads, step) -> (params, opt_state, state)`, called after
   every optimizer step with the raw (dense) gradients of that step and the number of
   optimizer steps done so far;
 - `sync_target(state, online, target, tau) -> target`, called when a target network syncs.
-All state is a pytree, so seeds (`key`), sparsity levels (`targets`, exact per-layer counts
-computed on the host by `targets(params, sparsity)`) and drop fractions can be vmapped. The
+All state is a pytree, so seeds (`key`), sparsity levels (`counts`, exact per-layer counts
+computed on the host by `kept_counts(params, sparsity)`) and drop fractions can be vmapped. The
 step is a separate argument so that, left unbatched, topology updates stay a real `lax.cond`
 and cost nothing on the steps between them.
 
@@ -118,7 +118,7 @@ class SparseMethod:
         """The layers this method masks (all others stay dense and unmasked)."""
         return []
 
-    def targets(self, params: PyTree, sparsity: float | None = None) -> PyTree:
+    def kept_counts(self, params: PyTree, sparsity: float | None = None) -> PyTree:
         """Per-layer target counts as a tree like the masks (int32 at sparse kernels).
 
         Computed on the host, exactly; stack several of them to vmap over sparsity levels.
@@ -135,17 +135,17 @@ class SparseMethod:
         self,
         params: PyTree,
         key: jax.Array,
-        targets: PyTree | None = None,
+        counts: PyTree | None = None,
         drop_fraction: Any = None,
     ) -> tuple[PyTree, SparseState]:
-        """Initial masked params and state; `targets`/`drop_fraction`/`key` may be traced."""
-        if targets is None:
-            targets = self.targets(params)
+        """Initial masked params and state; `counts`/`drop_fraction`/`key` may be traced."""
+        if counts is None:
+            counts = self.kept_counts(params)
         mask_key, state_key = jax.random.split(key)
-        masks = self.initial_masks(params, targets, mask_key)
-        return self._start(params, masks, targets, drop_fraction, state_key)
+        masks = self.initial_masks(params, counts, mask_key)
+        return self._start(params, masks, counts, drop_fraction, state_key)
 
-    def _start(self, params, masks, targets, drop_fraction, key) -> tuple[PyTree, SparseState]:
+    def _start(self, params, masks, counts, drop_fraction, key) -> tuple[PyTree, SparseState]:
         params = apply_masks(params, masks)
         if getattr(self, "sparsity_aware_init", False):
             params = sparsity_aware_scale(params, masks)
@@ -153,16 +153,16 @@ class SparseMethod:
             drop_fraction = getattr(self, "drop_fraction", 0.0)
         state = SparseState(
             masks=masks,
-            nonzeros=jax.tree.map(lambda k: jnp.asarray(k, jnp.int32), targets),
+            nonzeros=jax.tree.map(lambda k: jnp.asarray(k, jnp.int32), counts),
             drop_fraction=jnp.asarray(drop_fraction, jnp.float32),
             key=key,
             extra=self.init_extra(params, masks),
         )
         return params, state
 
-    def initial_masks(self, params: PyTree, targets: PyTree, key: jax.Array) -> Mask:
+    def initial_masks(self, params: PyTree, counts: PyTree, key: jax.Array) -> Mask:
         """The masks at init from per-layer target counts (a tree like the masks)."""
-        return jax.tree.map(lambda _: None, targets, is_leaf=_is_none)
+        return jax.tree.map(lambda _: None, counts, is_leaf=_is_none)
 
     def init_extra(self, params: PyTree, masks: Mask) -> PyTree:
         """The method-specific state at init (`SparseState.extra`); none by default."""
@@ -282,11 +282,11 @@ class MaskedMethod(SparseMethod):
             er_lambda=None if self.er_lambda is None else dict(self.er_lambda),
         )
 
-    def initial_masks(self, params, targets, key):
+    def initial_masks(self, params, counts, key):
         def layer(i, _, p, k):
             return random_mask(jax.random.fold_in(key, i), p.shape, k)
 
-        return map_sparse_layers(layer, targets, params, targets)
+        return map_sparse_layers(layer, counts, params, counts)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -304,7 +304,7 @@ class LotteryTicket(MaskedMethod):
     name: ClassVar[str] = "lottery"
     sparsity_aware_init: bool = False  # the original init is what is rewound to
 
-    def init(self, params, key, targets=None, drop_fraction=None, *, masks: Mask = None):
+    def init(self, params, key, counts=None, drop_fraction=None, *, masks: Mask = None):
         if masks is None:
             raise SparsityConfigError(
                 "LotteryTicket.init needs the final masks of a Prune run: "
@@ -350,10 +350,10 @@ class Prune(MaskedMethod):
     def end_step(self) -> int:
         return max(_schedule_step(self.end_fraction, self.total_steps), self.start_step + 1)
 
-    def initial_masks(self, params, targets, key):
+    def initial_masks(self, params, counts, key):
         return jax.tree.map(
             lambda k, p: None if k is None else jnp.ones(p.shape, bool),
-            targets,
+            counts,
             params,
             is_leaf=_is_none,
         )

@@ -12,6 +12,8 @@ import pandas as pd
 from rliable import library as rly
 from rliable import metrics as rly_metrics
 
+from sparserl.validation import check_number, open_unit, positive
+
 # Bootstrap repetitions. rliable defaults to 50000 for interval estimates and 2000 for
 # performance profiles; with 2000, interval_estimates (all four metrics) for 5 algorithms x
 # 10 runs x 5 tasks takes about 1.5 s on the project's 2-core CPU. Raise it for final figures.
@@ -39,10 +41,8 @@ def _seeded(seed: int) -> Iterator[None]:
 
 def _check_bootstrap(reps: int, confidence: float) -> None:
     """Bootstrap settings rliable would fail on obscurely (e.g. "negative dimensions")."""
-    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
-        raise ValueError(f"reps (bootstrap samples) must be a positive integer, got {reps!r}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    check_number("reps (bootstrap samples)", reps, positive, ValueError, integer=True)
+    check_number("confidence", confidence, open_unit, ValueError)
 
 
 def _checked(matrices: Mapping[str, npt.ArrayLike]) -> dict[str, np.ndarray]:

@@ -101,6 +101,7 @@ def _groups(
         method_options={**_method_options(spec, entry), **method_axes},
         sweep=dict(spec.sweep),
         actor_fraction=axes.get(ACTOR_FRACTION),
+        save_networks_every=spec.save_networks_every,
         axes=axes,
     )
     if entry.match_sparsity:

@@ -10,6 +10,7 @@ import os
 from sparserl.sweeps.groups import Group, describe, fail_group, run_group
 from sparserl.sweeps.progress import GroupCounter, SweepProgress
 from sparserl.sweeps.spec import SweepSpecError
+from sparserl.validation import check_number, non_negative, positive
 
 RAY_MISSING = "--backend ray needs Ray, an optional extra: pip install 'sparserl[ray]'"
 # One XLA thread per task when a task reserves one CPU: otherwise every task side by side on a
@@ -28,12 +29,8 @@ class RayOptions:
 
     def check(self) -> None:
         """Raise SweepSpecError if Ray is not installed or a reservation is out of range."""
-        for name, positive in (("cpus_per_group", True), ("gpus_per_group", False)):
-            value = getattr(self, name)
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not number or value < 0 or (positive and value == 0):
-                bound = "positive" if positive else "non-negative"
-                raise SweepSpecError(f"{name} must be a {bound} number, got {value!r}")
+        check_number("cpus_per_group", self.cpus_per_group, positive, SweepSpecError)
+        check_number("gpus_per_group", self.gpus_per_group, non_negative, SweepSpecError)
         try:
             import ray  # noqa: F401
         except ImportError:

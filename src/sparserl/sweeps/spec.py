@@ -20,7 +20,7 @@ from sparserl.sparsity import (
     check_option,
     option_names,
 )
-from sparserl.validation import Range, check_value, is_a, positive
+from sparserl.validation import check_value, is_a, open_unit, positive
 
 # Every top-level key with the type it takes, for the error messages (the registries' names
 # are listed where a name is unknown, so agents and methods registered later are included).
@@ -40,6 +40,8 @@ KEYS: dict[str, str] = {
     "method_options": "a mapping of method options (for every sparse method that has them)",
     "sweep": f"a mapping from {list(SWEEPABLE)} to non-empty lists of numbers",
     "max_runs_per_group": "a positive integer: the most runs one program holds (device memory)",
+    "save_networks_every": "a positive integer: also save every run's networks after every k-th "
+    "evaluation",
     "axes": "a mapping from agent options, sparse-method options or 'actor_fraction' to non-empty "
     "lists of values: one group (its own program) per value",
 }
@@ -87,6 +89,8 @@ class SweepSpec:
     max_runs_per_group: int | None = None
     # Sweep axes: option -> values, one group per value (unlike `sweep`, which vmaps them).
     axes: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    # Also save every run's networks after every k-th evaluation (the final ones always).
+    save_networks_every: int | None = None
 
     def steps_for(self, agent: str, env: str) -> int:
         """Env steps of `agent` on `env`: the env's entry, else the agent's, else the default."""
@@ -340,6 +344,7 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
         method_options=_method_options(data.get("method_options", {}), methods),
         sweep=_sweep(data.get("sweep", {}), agents),
         max_runs_per_group=_optional_positive_int(data, "max_runs_per_group"),
+        save_networks_every=_optional_positive_int(data, "save_networks_every"),
     )
     return dataclasses.replace(spec, axes=_axes(data.get("axes", {}), spec))
 
@@ -348,7 +353,6 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
 # Set by other keys of the spec, never by an axis.
 _NOT_AXES = {"width": "widths", "sparsity": "sparsities", "seed": "seeds", "total_steps": "steps"}
 ACTOR_FRACTION = "actor_fraction"
-ACTOR_FRACTION_RANGE = Range(0, 1, low_open=True, high_open=True)
 
 
 def is_actor_critic(agent: str) -> bool:
@@ -405,7 +409,7 @@ def _check_axis_value(key: str, name: str, value: Any, spec: SweepSpec) -> None:
     """`value` must fit option `name` as each agent and sparse method of the sweep that has it
     declares it (type and range); actor_fraction must lie in (0, 1)."""
     if name == ACTOR_FRACTION:
-        if not is_a(float, value) or not ACTOR_FRACTION_RANGE(value):
+        if not is_a(float, value) or not open_unit(value):
             raise _fail(key, value, "a number in (0, 1)")
         return
     try:

@@ -1,8 +1,9 @@
 """sparserl.train: build the runner of a Plan's loop family (value on JAX envs, value on
 Atari, off-policy, on-policy: one subpackage each, holding its program and runner; `core`
 for what they share, the network state and the masked trainer every agent learns through)
-and train it chunk by chunk, writing every run. Re-exports TrainSpec, resolve and the Plan
-from sparserl.experiment."""
+and train it chunk by chunk, writing every run; each agent family's greedy and evaluation
+action rules (shared with `rundir`'s rebuilt policies). Re-exports TrainSpec, resolve and
+the Plan from sparserl.experiment."""
 
 from sparserl.experiment import (
     FAMILIES,
@@ -18,7 +19,10 @@ from sparserl.experiment import (
     resolve,
     run_id,
 )
+from sparserl.train.acting import env_actions, evaluation_actions, greedy_actions, to_action_box
+from sparserl.train.core.evaluation import evaluate_episodes
 from sparserl.train.core.networks import NetState, NetworkTrainer
+from sparserl.train.on_policy.program import RunningStats
 from sparserl.train.run import RunResult, final_score, train
 from sparserl.train.runner import LOOPS, Loop, Runner, make_program, make_runner, run_points
 
@@ -32,12 +36,17 @@ __all__ = [
     "Plan",
     "RunPlan",
     "RunResult",
+    "RunningStats",
     "Runner",
     "TrainConfigError",
     "TrainSpec",
     "agent_budget",
     "agent_family",
+    "env_actions",
+    "evaluate_episodes",
+    "evaluation_actions",
     "final_score",
+    "greedy_actions",
     "grid_points",
     "make_program",
     "make_runner",
@@ -45,5 +54,6 @@ __all__ = [
     "resolve",
     "run_id",
     "run_points",
+    "to_action_box",
     "train",
 ]

@@ -17,8 +17,8 @@ import numpy as np
 
 from sparserl.experiment.spec import TrainSpec
 from sparserl.rundir.atomic import atomic_file, remove_file
+from sparserl.types import PyTree
 
-PyTree = Any
 # One chunk's metrics: (env steps done, seconds since the group started, nested metric arrays).
 HistoryEntry = tuple[int, float, dict[str, Any]]
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 
-from sparserl.envs import HostEnv
+from sparserl.envs import GymnasiumEnv
 from sparserl.experiment.plan import OFF_POLICY, ON_POLICY, ONLINE, VALUE_ATARI, VALUE_JAX, Plan
 from sparserl.sparsity import SparseMethod
 from sparserl.train.core.jax_env_runner import JaxEnvRunner
@@ -20,12 +20,11 @@ from sparserl.train.off_policy.program import OffPolicyProgram
 from sparserl.train.off_policy.runner import OffPolicyHostRunner
 from sparserl.train.on_policy.program import OnPolicyProgram
 from sparserl.train.on_policy.runner import OnPolicyHostRunner
-from sparserl.train.value_atari.program import ValueHostProgram
-from sparserl.train.value_atari.runner import ValueHostRunner
+from sparserl.train.value_atari.program import ValueAtariProgram
+from sparserl.train.value_atari.runner import ValueAtariRunner
 from sparserl.train.value_jax.program import ValueProgram
 from sparserl.train.value_jax.runner import ValueRunner
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 class Runner(Protocol):
@@ -83,8 +82,8 @@ def _value_jax_runner(plan: Plan, program: ValueProgram, points: RunPoint) -> Ru
     return ValueRunner(program, points, plan.eval_interval)
 
 
-def _value_atari_runner(plan: Plan, program: ValueHostProgram, points: RunPoint) -> Runner:
-    return ValueHostRunner(program, points, plan.eval_interval, _seeds(plan))
+def _value_atari_runner(plan: Plan, program: ValueAtariProgram, points: RunPoint) -> Runner:
+    return ValueAtariRunner(program, points, plan.eval_interval, _seeds(plan))
 
 
 def _actor_critic_runner(host_runner: type) -> Callable[[Plan, Any, RunPoint], Runner]:
@@ -92,7 +91,7 @@ def _actor_critic_runner(host_runner: type) -> Callable[[Plan, Any, RunPoint], R
     by the host (gymnasium)."""
 
     def build(plan: Plan, program: Any, points: RunPoint) -> Runner:
-        if isinstance(plan.env, HostEnv):
+        if isinstance(plan.env, GymnasiumEnv):
             return host_runner(program, points, plan.eval_interval, _seeds(plan))
         return JaxEnvRunner(program, points, plan.eval_interval)
 
@@ -101,7 +100,7 @@ def _actor_critic_runner(host_runner: type) -> Callable[[Plan, Any, RunPoint], R
 
 LOOPS: dict[str, Loop] = {
     VALUE_JAX: Loop(_value_program(ValueProgram), _value_jax_runner),
-    VALUE_ATARI: Loop(_value_program(ValueHostProgram), _value_atari_runner),
+    VALUE_ATARI: Loop(_value_program(ValueAtariProgram), _value_atari_runner),
     OFF_POLICY: Loop(
         _actor_critic_program(OffPolicyProgram), _actor_critic_runner(OffPolicyHostRunner)
     ),
@@ -113,12 +112,12 @@ LOOPS: dict[str, Loop] = {
 
 def run_points(plan: Plan, phase: int = 0, masks: dict[str, PyTree] | None = None) -> RunPoint:
     """The plan's runs stacked into one batched RunPoint for phase `phase`: seeds, mask
-    targets, swept values, and given masks (a lottery rewind's second phase)."""
+    kept-weight counts, swept values, and given masks (a lottery rewind's second phase)."""
     runs = plan.runs
-    targets = [run.targets[phase] for run in runs]
+    counts = [run.counts[phase] for run in runs]
     return RunPoint(
         key=jnp.stack([jax.random.key(run.seed) for run in runs]),
-        targets=jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *targets),
+        counts=jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *counts),
         learning_rate=jnp.asarray([r.agent_config.learning_rate for r in runs], jnp.float32),
         weight_decay=jnp.asarray([r.agent_config.weight_decay for r in runs], jnp.float32),
         gamma=jnp.asarray([r.agent_config.gamma for r in runs], jnp.float32),

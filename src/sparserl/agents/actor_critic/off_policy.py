@@ -1,10 +1,11 @@
-"""What SAC and TD3 share: per-network modules, continuous-action checks, and the contract
-with the training loop, which owns the optimizers, the sparse methods and target syncs.
+"""The base of SAC and TD3 (`OffPolicyAgent`): an actor and a twin critic, continuous-action
+checks, the shared critic target and loss, and the contract with the off-policy loop, which
+owns the optimizers, the sparse methods and the target syncs.
 
 Actions are in [-1, 1] per dimension inside the agent and the replay buffer; the loop maps
-them to the environment's bounds. `update` trains the networks through a `trainer` that
-offers `train(nets, name, grads, step)` (masked optimizer step + topology update) and
-`sync(nets, names)` (Polyak target update under the method's target policy).
+them to the environment's bounds. `update` trains the networks through the masked trainer
+(`train.NetworkTrainer`): `train(nets, name, grads, step)` (masked optimizer step + topology
+update) and `sync(nets, names)` (Polyak target update under the method's target policy).
 """
 
 from __future__ import annotations

@@ -71,11 +71,11 @@ class IQN(ValueAgent):
         values, taus = self.quantiles(apply, params, batch["obs"], online_key, cfg.num_tau_samples)
         taken = losses.chosen(jnp.swapaxes(values, 1, 2), batch["action"])  # [B, N]
         targets = jax.lax.stop_gradient(
-            self.targets(apply, params, target_params, batch, target_key)
+            self.quantile_targets(apply, params, target_params, batch, target_key)
         )
         return losses.quantile_huber_loss(taken, targets, taus, cfg.kappa)
 
-    def targets(
+    def quantile_targets(
         self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array
     ) -> jax.Array:
         """Target samples [B, N'] of the return distribution of each example."""
@@ -108,7 +108,7 @@ class MunchausenIQN(IQN):
     name: ClassVar[str] = "m-iqn"
     extra_target_passes: ClassVar[int] = 1  # the target net at K on s, for log π(a|s)
 
-    def targets(
+    def quantile_targets(
         self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array
     ) -> jax.Array:
         cfg = self.config

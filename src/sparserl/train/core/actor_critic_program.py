@@ -14,8 +14,7 @@ from sparserl.sparsity import SparseMethod
 from sparserl.train.core.chunk_metrics import chunk_metrics
 from sparserl.train.core.networks import NetState, Optimizer, init_net
 from sparserl.train.core.point import RunPoint
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +23,7 @@ class ActorCriticProgram:
     define `init_run`, `init_env` and `jax_chunk`."""
 
     agent: Any
-    env: Any  # JaxEnv or HostEnv
+    env: Any  # JaxEnv or GymnasiumEnv
     methods: tuple[tuple[str, SparseMethod], ...]  # (network name, method), hashable
     eval_episodes: int
     steps: int
@@ -50,7 +49,7 @@ class ActorCriticProgram:
                 self.optimizer,
                 p,
                 jax.random.fold_in(sparse_key, i),
-                point.targets[name],
+                point.counts[name],
                 point.learning_rate,
                 point.weight_decay,
                 with_target=name in self.agent.target_networks,

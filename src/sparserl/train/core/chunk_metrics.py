@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import jax
 import jax.numpy as jnp
 
-from sparserl.train.core.networks import layer_counts
+from sparserl.train.core.networks import weight_counts
 
 Runs = TypeVar("Runs")  # batched runs with `nets`, `loss_sums` and `loss_weights`
 
@@ -29,10 +29,10 @@ def chunk_metrics(runs: Runs) -> tuple[Runs, dict[str, Any]]:
     def counts(run):
         online, target = {}, {}
         for name, net in run.nets.items():
-            c = layer_counts(net.params, net.sparse.masks, f"{name}/")
+            c = weight_counts(net.params, net.sparse.masks, f"{name}/")
             online = {k: {**online.get(k, {}), **v} for k, v in c.items()}
             if net.target is not None:
-                c = layer_counts(net.target, net.sparse.masks, f"{name}/")
+                c = weight_counts(net.target, net.sparse.masks, f"{name}/")
                 target = {k: {**target.get(k, {}), **v} for k, v in c.items()}
         return online, target
 

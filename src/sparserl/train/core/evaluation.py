@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from sparserl.envs import JaxEnv
 
 
-def evaluate(
+def evaluate_episodes(
     env: JaxEnv,
     act: Callable[[jax.Array, jax.Array], jax.Array],
     key: jax.Array,

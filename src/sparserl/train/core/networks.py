@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +15,7 @@ from flax import struct
 
 from sparserl.sparsity import SparseMethod, SparseState, apply_masks, masked
 from sparserl.sparsity.masks import kernel_name
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,14 +77,14 @@ def init_net(
     optimizer: Optimizer,
     params: PyTree,
     key: jax.Array,
-    targets: PyTree,
+    counts: PyTree,
     learning_rate,
     weight_decay,
     *,
     with_target: bool,
 ) -> NetState:
     """Masked initial weights, their optimizer state and, if asked, a target copy."""
-    params, sparse = method.init(params, key, targets)
+    params, sparse = method.init(params, key, counts)
     return NetState(
         params=params,
         opt_state=optimizer.init(params, learning_rate, weight_decay),
@@ -110,7 +108,7 @@ def sync_net_target(net: NetState, method: SparseMethod, tau) -> NetState:
     return net.replace(target=method.sync_target(net.sparse, net.params, net.target, tau))
 
 
-def layer_counts(
+def weight_counts(
     params: PyTree, masks: PyTree, prefix: str = ""
 ) -> dict[str, dict[str, jax.Array]]:
     """Traced per-layer counts, keyed `prefix + layer`: `active` connections (mask count, or
@@ -153,7 +151,7 @@ class NetworkTrainer:
         }
 
     def sync(self, nets: dict[str, NetState], names: tuple[str, ...]) -> dict:
-        """`nets` with the targets of `names` Polyak-updated by `tau`."""
+        """`nets` with the target networks of `names` Polyak-updated by `tau`."""
         synced = {n: sync_net_target(nets[n], self.methods[n], self.tau) for n in names}
         return {**nets, **synced}
 

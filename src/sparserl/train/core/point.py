@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 from flax import struct
 
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @struct.dataclass
 class RunPoint:
-    """The per-run values of a vmapped grid: seed, sparsity targets, swept hyper-parameters
-    (`train.runner.run_points` stacks them from a plan)."""
+    """The per-run values of a vmapped grid: seed, kept-weight counts of the sparsity level,
+    swept hyper-parameters (`train.runner.run_points` stacks them from a plan)."""
 
     key: jax.Array
-    targets: PyTree  # {network: int32 target count per sparse kernel}
+    counts: PyTree  # {network: int32 kept-weight count per sparse kernel}
     learning_rate: jax.Array
     weight_decay: jax.Array
     gamma: jax.Array

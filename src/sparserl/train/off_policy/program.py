@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -21,15 +20,15 @@ from flax import struct
 
 from sparserl import replay
 from sparserl.agents.actor_critic.off_policy import OffPolicyAgent
+from sparserl.train.acting import env_actions, greedy_actions
 from sparserl.train.core.actor_critic_program import ActorCriticProgram
 from sparserl.train.core.chunk_metrics import add_losses, chunk_metrics
 from sparserl.train.core.episodes import EpisodeStats, JaxEnvCarry
-from sparserl.train.core.evaluation import evaluate
+from sparserl.train.core.evaluation import evaluate_episodes
 from sparserl.train.core.networks import NetState, NetworkTrainer
 from sparserl.train.core.point import RunPoint
 from sparserl.train.core.transitions import replay_transition
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @struct.dataclass
@@ -67,12 +66,11 @@ class OffPolicyProgram(ActorCriticProgram):
         }
 
     def _scale(self, action: jax.Array) -> jax.Array:
-        low, high = jnp.asarray(self.env.action_low), jnp.asarray(self.env.action_high)
-        return to_action_box(action, low, high)
+        return env_actions(self.agent, self.env, action)
 
     # ---- one run ----------------------------------------------------------------------------
     def init_run(self, point: RunPoint) -> OffPolicyRun:
-        """Fresh sparse networks (targets as copies), optimizers, replay for one run."""
+        """Fresh sparse networks (target networks as copies), optimizers, replay for one run."""
         init_key, sparse_key, key = jax.random.split(point.key, 3)
         params = self.example_params(init_key)
         nets = self.init_nets(params, sparse_key, point)
@@ -120,7 +118,7 @@ class OffPolicyProgram(ActorCriticProgram):
         return add_losses(run, losses).replace(nets=nets, extra=extra, key=key)
 
     def _greedy_env_actions(self, params: dict[str, PyTree], obs: jax.Array) -> jax.Array:
-        return self._scale(self.agent.greedy(params, obs))
+        return greedy_actions(self.agent, self.env, params, None, obs)
 
     # ---- batched pieces -------------------------------------------------------------------
     def _store_and_learn(self, runs: OffPolicyRun, transitions: dict, t, learning: bool):
@@ -165,7 +163,7 @@ class OffPolicyProgram(ActorCriticProgram):
 
         def evaluate_run(run, key):
             params = self.params_of(run)
-            return evaluate(
+            return evaluate_episodes(
                 self.env,
                 lambda obs, _: self._greedy_env_actions(params, obs),
                 key,
@@ -200,9 +198,3 @@ class OffPolicyProgram(ActorCriticProgram):
     def compiled_greedy(self):
         """Batched deterministic actions: params [R, ...], obs [R, K, ...] -> [R, K, A]."""
         return jax.jit(jax.vmap(self._greedy_env_actions))
-
-
-def to_action_box(action: Any, low: Any, high: Any) -> Any:
-    """Actions in [-1, 1] (the agents' range) -> the environment's box [low, high]; numpy or
-    JAX arrays alike."""
-    return low + 0.5 * (action + 1.0) * (high - low)

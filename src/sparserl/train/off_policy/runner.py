@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from sparserl.envs import HostEnv
+from sparserl.envs import GymnasiumEnv
+from sparserl.train.acting import to_action_box
 from sparserl.train.core.host_runner import _HostRunner
 from sparserl.train.core.point import RunPoint
 from sparserl.train.core.transitions import replay_transition
-from sparserl.train.off_policy.program import OffPolicyProgram, to_action_box
+from sparserl.train.off_policy.program import OffPolicyProgram
 
 
 class OffPolicyHostRunner(_HostRunner):
@@ -25,7 +26,7 @@ class OffPolicyHostRunner(_HostRunner):
         self._open_one_env_per_run(program, points, interval, seeds)
         # The first actions: "after step -1", without learning (the same compiled call).
         self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1, False)
-        env: HostEnv = program.env
+        env: GymnasiumEnv = program.env
         self.low, self.high = env.action_low, env.action_high
 
     def _greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:

@@ -20,21 +20,21 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from sparserl.agents.actor_critic.ppo import LOSS_NAMES, PPO
+from sparserl.train.acting import env_actions, greedy_actions
 from sparserl.train.core.actor_critic_program import ActorCriticProgram
 from sparserl.train.core.chunk_metrics import add_losses, chunk_metrics
 from sparserl.train.core.episodes import EpisodeStats, JaxEnvCarry
-from sparserl.train.core.evaluation import evaluate
+from sparserl.train.core.evaluation import evaluate_episodes
 from sparserl.train.core.networks import NetState, NetworkTrainer
 from sparserl.train.core.point import RunPoint
+from sparserl.types import PyTree
 
-PyTree = Any
 _NORM_EPS = 1e-8  # VecNormalize epsilon
 
 
@@ -146,10 +146,7 @@ class OnPolicyProgram(ActorCriticProgram):
 
     def _env_action(self, action: jax.Array) -> jax.Array:
         """Continuous actions clipped to the environment's box; discrete ones as they are."""
-        if self.agent.discrete:
-            return action
-        low, high = jnp.asarray(self.env.action_low), jnp.asarray(self.env.action_high)
-        return jnp.clip(action, low, high)
+        return env_actions(self.agent, self.env, action)
 
     # ---- one run ----------------------------------------------------------------------------
     def init_run(self, point: RunPoint) -> OnPolicyRun:
@@ -268,10 +265,7 @@ class OnPolicyProgram(ActorCriticProgram):
     def _greedy_env_actions(
         self, params: dict[str, PyTree], obs_stats: RunningStats, obs: jax.Array
     ) -> jax.Array:
-        cfg = self.agent.config
-        if cfg.normalize_observations:
-            obs = obs_stats.normalize(obs, cfg.normalize_clip)
-        return self._env_action(self.agent.greedy(params, obs))
+        return greedy_actions(self.agent, self.env, params, obs_stats, obs)
 
     # ---- batched pieces ---------------------------------------------------------------------
     def _iteration(self, carry, iteration, learning: bool):
@@ -311,7 +305,7 @@ class OnPolicyProgram(ActorCriticProgram):
         runs, envs = carry
 
         def evaluate_run(run, key):
-            return evaluate(
+            return evaluate_episodes(
                 self.env,
                 lambda obs, _: self._greedy_env_actions(
                     self.params_of(run), run.collection.obs_stats, obs

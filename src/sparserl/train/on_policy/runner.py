@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from sparserl.envs import HostEnv
+from sparserl.envs import GymnasiumEnv
 from sparserl.train.core.episodes import HostEpisodeStats
 from sparserl.train.core.host_runner import RESUME_SEED_STRIDE, _HostRunner
 from sparserl.train.core.point import RunPoint
@@ -28,7 +28,7 @@ class OnPolicyHostRunner(_HostRunner):
     def __init__(
         self, program: OnPolicyProgram, points: RunPoint, interval: int, seeds: Iterable[int]
     ):
-        env: HostEnv = program.env
+        env: GymnasiumEnv = program.env
         program.check_rollouts("interval", interval)
         self.program, self.interval = program, interval
         self.seeds = [int(s) for s in seeds]

@@ -24,7 +24,7 @@ from sparserl.train.value_jax.replay import FrameReplay
 
 
 @dataclasses.dataclass(frozen=True)
-class ValueHostProgram(ValueProgram):
+class ValueAtariProgram(ValueProgram):
     """The compiled pieces of a value agent on host-stepped Atari games."""
 
     env: AtariEnv

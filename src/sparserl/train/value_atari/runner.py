@@ -12,16 +12,16 @@ from sparserl.experiment.plan import ONLINE
 from sparserl.train.core.host_runner import _HostRunner
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
-from sparserl.train.value_atari.program import ValueHostProgram
+from sparserl.train.value_atari.program import ValueAtariProgram
 
 
-class ValueHostRunner(_HostRunner):
+class ValueAtariRunner(_HostRunner):
     """DQN / Rainbow / IQN on Atari games stepped by Python, one game per run: per agent step
     a jitted act and a jitted store on the runs, per iteration of `period` steps (once
     learning has started) a jitted update."""
 
     def __init__(
-        self, program: ValueHostProgram, points: RunPoint, interval: int, seeds: Iterable[int]
+        self, program: ValueAtariProgram, points: RunPoint, interval: int, seeds: Iterable[int]
     ):
         self._open_one_env_per_run(program, points, interval, seeds)
         cfg = program.agent.config

@@ -29,14 +29,14 @@ from sparserl.agents import (
 from sparserl.envs import JaxEnv
 from sparserl.experiment.plan import ONLINE
 from sparserl.sparsity import SparseMethod
+from sparserl.train.acting import evaluation_actions
 from sparserl.train.core.episodes import EpisodeStats
-from sparserl.train.core.evaluation import evaluate
-from sparserl.train.core.networks import NetState, NetworkTrainer, Optimizer, layer_counts
+from sparserl.train.core.evaluation import evaluate_episodes
+from sparserl.train.core.networks import NetState, NetworkTrainer, Optimizer, weight_counts
 from sparserl.train.core.point import RunPoint
 from sparserl.train.core.transitions import replay_transition
 from sparserl.train.value_jax.replay import TransitionReplay
-
-PyTree = Any
+from sparserl.types import PyTree
 
 
 @struct.dataclass
@@ -45,7 +45,7 @@ class RunState:
 
     net: NetState  # the online network, its target and their sparse state
     buffer: Any
-    env_state: Any  # None on host environments (ValueHostProgram)
+    env_state: Any  # None on host environments (ValueAtariProgram)
     obs: jax.Array | None
     key: jax.Array
     gamma: jax.Array
@@ -106,7 +106,7 @@ class ValueProgram:
         """A run's learner: network, masks, target, optimizer and `buffer`; no environment."""
         params = self.example_params(init_key)
         if point.masks is None:
-            params, sparse = self.method.init(params, sparse_key, point.targets[ONLINE])
+            params, sparse = self.method.init(params, sparse_key, point.counts[ONLINE])
         else:
             params, sparse = self.method.init(params, sparse_key, masks=point.masks[ONLINE])
         zero = jnp.zeros((), jnp.float32)
@@ -208,23 +208,20 @@ class ValueProgram:
 
     def _eval_actions(self, params: PyTree, obs: jax.Array, key: jax.Array) -> jax.Array:
         """Actions [B] of the evaluation policy (ε-greedy at `epsilon_eval`) for obs [B, ...]."""
-        keys = jax.random.split(key, obs.shape[0] + 1)
-        q = self.agent.q_values(self._apply, params, obs, keys[-1])
-        epsilon = self.agent.config.epsilon_eval
-        return jax.vmap(epsilon_greedy, in_axes=(0, 0, None))(keys[:-1], q, epsilon)
+        return evaluation_actions(self.agent, self.env, {ONLINE: params}, None, obs, key)
 
     def _evaluate(self, run: RunState) -> jax.Array:
         key, _ = jax.random.split(jax.random.fold_in(run.key, 1))
         act = functools.partial(self._eval_actions, run.net.params)
-        return evaluate(self.env, act, key, self.eval_episodes)
+        return evaluate_episodes(self.env, act, key, self.eval_episodes)
 
     def _chunk_metrics(self, runs: RunState) -> tuple[RunState, dict]:
         """The chunk's mean loss and the online and target networks' counts; the loss sums
         restart for the next chunk."""
         metrics = {
             "losses": {"loss": runs.loss_sum / jnp.maximum(runs.loss_count, 1)},
-            "online": jax.vmap(layer_counts)(runs.net.params, runs.net.sparse.masks),
-            "target": jax.vmap(layer_counts)(runs.net.target, runs.net.sparse.masks),
+            "online": jax.vmap(weight_counts)(runs.net.params, runs.net.sparse.masks),
+            "target": jax.vmap(weight_counts)(runs.net.target, runs.net.sparse.masks),
         }
         zero = jnp.zeros_like(runs.loss_sum)
         return runs.replace(loss_sum=zero, loss_count=zero), metrics
