@@ -328,9 +328,10 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) ->
             f"learning_starts {agent.config.learning_starts} >= steps {steps}: "
             "the agent would never learn"
         )
-    unknown = [n for n in spec.network_options if n not in ("actor", "critic")]
+    names = agent.network_names  # the agent's data (agents.register_agent)
+    unknown = [n for n in spec.network_options if n not in names]
     if unknown:
-        raise TrainConfigError(f"unknown network(s) {unknown}; choose from ['actor', 'critic']")
+        raise TrainConfigError(f"unknown network(s) {unknown}; choose from {list(names)}")
     _check_sweep(spec, agent.config)
     preset = method_preset(spec.agent, spec.preset, spec.env) or {}
     default = _check_method(spec.method or preset.get("method", "dense"))
@@ -341,7 +342,7 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) ->
         raise TrainConfigError("the lottery rewind is implemented for value-based agents only")
     updates = agent.total_updates(steps)
     networks = {}
-    for name in ("actor", "critic"):
+    for name in names:
         own = dict(spec.network_options.get(name, {}))
         method = _check_method(own.pop("method", default))
         fields = METHODS[method].__dataclass_fields__
