@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what is needed (scripts/bootstrap.sh), lint, and run the CI suite on two pytest-xdist
-# workers: the fast unit tests and the tests marked slow (the smallest learning tests among them).
+# Install what is needed (scripts/bootstrap.sh), lint, and run the CI suite: the fast unit tests
+# and the tests marked slow (the smallest learning tests among them).
 # Extra arguments go to pytest and come last (a second -m replaces this one): `-m learning`
 # runs the longer learning tests (about 25 minutes on 2 cores), `-m presets` every sweep
 # preset through sweep and report (about an hour on 2 cores).
@@ -10,4 +10,4 @@ cd "$root"
 bash scripts/bootstrap.sh
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
-.venv/bin/python -m pytest -n 2 --dist worksteal -m "not learning and not presets" "$@"
+.venv/bin/python -m pytest -m "not learning and not presets" "$@"

@@ -24,7 +24,7 @@ class MLP(nn.Module):
 @pytest.fixture(scope="session", autouse=True)
 def compilation_cache(request):
     """One persistent JAX compilation cache for the whole suite (in pytest's cache directory,
-    kept between sessions and shared by xdist workers): the many tests that build a program
+    kept between sessions): the many tests that build a program
     another test built (train then resume, train then sweep, the same tiny grid) load it
     instead of compiling it again."""
     directory = request.config.cache.mkdir("jax-compilation")
