@@ -24,9 +24,8 @@ class MLP(nn.Module):
 @pytest.fixture(scope="session", autouse=True)
 def compilation_cache(request):
     """One persistent JAX compilation cache for the whole suite (in pytest's cache directory,
-    kept between sessions): the many tests that build a program
-    another test built (train then resume, train then sweep, the same tiny grid) load it
-    instead of compiling it again."""
+    kept between sessions): the many tests that build a program another test built (train
+    then resume, train then sweep, the same tiny grid) load it instead of compiling it."""
     directory = request.config.cache.mkdir("jax-compilation")
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
