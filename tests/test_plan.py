@@ -71,9 +71,10 @@ def test_a_2x2_grid_resolves_each_level_once_and_training_resolves_nothing(count
     assert [run.budget["weights"] for run in plan.runs] == [25, 25, 11, 11]
     assert plan.runs[0].budget is plan.runs[1].budget  # shared by the seeds of a level
     results = train(plan, tmp_path)
-    # Training reads the plan: no budget, preset or shape is decided again. The program
-    # builds its network module once (flax modules are cheap; its shapes come from the plan).
-    assert counts == {**resolved, "network": 2}
+    # Training reads the plan: no budget, preset or shape is decided again. Two flax modules
+    # are built while tracing (cheap: no shapes; those come from the plan): the program's, and
+    # the evaluation action rule's (train.acting, shared with rundir's rebuilt policies).
+    assert counts == {**resolved, "network": 3}
     assert [r.summary["parameters"] for r in results] == [25 + 8 + 2] * 2 + [11 + 8 + 2] * 2
 
 
