@@ -22,11 +22,16 @@ class MLP(nn.Module):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def compilation_cache(request):
+def compilation_cache(request, tmp_path_factory):
     """One persistent JAX compilation cache for the whole suite (in pytest's cache directory,
-    kept between sessions): the many tests that build a program another test built (train
-    then resume, train then sweep, the same tiny grid) load it instead of compiling it."""
-    directory = request.config.cache.mkdir("jax-compilation")
+    kept between sessions; a temporary one under `-p no:cacheprovider`): the many tests that
+    build a program another test built (train then resume, train then sweep, the same tiny
+    grid) load it instead of compiling it."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        directory = tmp_path_factory.mktemp("jax-compilation")
+    else:
+        directory = cache.mkdir("jax-compilation")
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     return directory

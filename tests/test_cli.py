@@ -277,3 +277,18 @@ def test_method_set_reads_each_option_by_its_declared_type():
     assert spec.network_options == {
         "actor": {"method": "static", "sparsity": 0.5, "dense_output": False}
     }
+
+
+@pytest.mark.parametrize(
+    ("args", "prefix"),
+    [
+        (["dqn", "CartPole-v1", "--method", "rigl", "--method-set", "foo=1"], ""),
+        (["sac", "Pendulum-v1", "--method", "rigl", "--critic-set", "foo=1"], "critic: "),
+    ],
+)
+def test_train_option_the_method_lacks_lists_only_options_a_user_may_give(args, prefix, capsys):
+    assert main(["train", *args, "--steps", "5000", "--out", "unused"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{prefix}method 'rigl' has no option(s) ['foo']" in err
+    # the level and the run length come from --sparsity and --steps, so they are not offered
+    assert "'drop_fraction'" in err and "'sparsity'" not in err and "total_steps" not in err

@@ -115,7 +115,7 @@ def _assignments(
     return out
 
 
-# Method options the grid sets (a user gives them with --sparsity and --steps).
+# The flag of each method option the grid sets (experiment.GRID_OPTIONS).
 _GRID_METHOD_OPTIONS = {"sparsity": "--sparsity", "total_steps": "--steps"}
 
 

@@ -6,10 +6,11 @@ from sparserl.experiment.accounting import agent_budget, network_budget
 from sparserl.experiment.errors import TrainConfigError
 from sparserl.experiment.grid import GridPoint, grid_points, run_id
 from sparserl.experiment.plan import FAMILIES, ONLINE, Plan, RunPlan
-from sparserl.experiment.spec import TrainSpec, agent_family, resolve
+from sparserl.experiment.spec import GRID_OPTIONS, TrainSpec, agent_family, resolve
 
 __all__ = [
     "FAMILIES",
+    "GRID_OPTIONS",
     "ONLINE",
     "GridPoint",
     "Plan",

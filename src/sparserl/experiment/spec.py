@@ -32,7 +32,7 @@ from sparserl.experiment.plan import (
 from sparserl.nets import matched_width
 from sparserl.nets.width import parameter_count, width_for_parameter_count
 from sparserl.replay.frames import STACK_SIZE
-from sparserl.sparsity import METHODS, SparseMethod, make_method
+from sparserl.sparsity import METHODS, SparseMethod, make_method, option_names
 from sparserl.types import PyTree
 from sparserl.validation import check_number, open_unit, positive
 
@@ -296,6 +296,23 @@ def _run_method_options(spec: TrainSpec) -> dict[str, Any]:
     return options
 
 
+# Method options the grid sets: the level from the spec's sparsities, the run length from its
+# steps. A user's method options never name them.
+GRID_OPTIONS = ("sparsity", "total_steps")
+
+
+def _check_user_options(method: str, options: dict[str, Any], where: str = "") -> None:
+    """Refuse options of `method` that it lacks or that the grid sets, naming the options a
+    user may give it."""
+    allowed = [f for f in option_names(method) if f not in GRID_OPTIONS]
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        raise TrainConfigError(
+            f"{where}method {method!r} has no option(s) {unknown}; its options are {allowed} "
+            "(the level comes from the sparsities, the run length from the steps)"
+        )
+
+
 def _check_method(name: str) -> str:
     if name not in METHODS:
         raise TrainConfigError(f"unknown method {name!r}; choose one of {list(METHODS)}")
@@ -305,6 +322,7 @@ def _check_method(name: str) -> str:
 def _methods(spec: TrainSpec, total_updates: int) -> tuple[SparseMethod, ...]:
     """The value agent's method of each phase, at the grid's first level."""
     options = _run_method_options(spec)
+    _check_user_options(spec.method, options)
     if spec.sparsities:
         options["sparsity"] = spec.sparsities[0]
     if spec.method == "lottery":
@@ -345,6 +363,7 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) ->
     for name in names:
         own = dict(spec.network_options.get(name, {}))
         method = _check_method(own.pop("method", default))
+        _check_user_options(method, {**spec.method_options, **own}, f"{name}: ")
         fields = METHODS[method].__dataclass_fields__
         options = {
             k: v

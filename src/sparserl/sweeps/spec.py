@@ -13,6 +13,7 @@ import yaml
 
 from sparserl.agents import AGENTS, SWEEPABLE, AgentConfigError, agent_config, agent_entry
 from sparserl.envs import ENVS
+from sparserl.experiment import GRID_OPTIONS
 from sparserl.sparsity import (
     METHODS,
     SPARSITY_RANGE,
@@ -46,8 +47,6 @@ KEYS: dict[str, str] = {
     "lists of values: one group (its own program) per value",
 }
 REQUIRED = ("name", "agents", "envs", "methods")
-# Set by the grid or by `resolve`, never by a method entry.
-_GRID_OPTIONS = ("sparsity", "total_steps")
 # What the YAML loader reads: a spec is a few kilobytes of plain lists and mappings.
 MAX_SPEC_BYTES = 1 << 20
 MAX_DEPTH = 20
@@ -162,7 +161,7 @@ def _no_duplicates(key: str, items: list[Any]) -> None:
 
 def _method_fields(name: str) -> list[str]:
     """The options a method entry may set (sparsity and run length come from the grid)."""
-    return [f for f in option_names(name) if f not in _GRID_OPTIONS]
+    return [f for f in option_names(name) if f not in GRID_OPTIONS]
 
 
 def _tuples(options: dict[str, Any]) -> dict[str, Any]:
