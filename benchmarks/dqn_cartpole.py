@@ -158,15 +158,12 @@ def measure(variant: str, workload: str, spec: TrainSpec) -> Result:
     points = run_points(plan)
     period, _ = plan.agent.config.update_schedule()
     iterations = spec.steps // period
-    acting = min(plan.agent.config.first_learning_iteration(), iterations)
 
     init, init_compile = timed(lambda: jax.jit(jax.vmap(program.init_run)).lower(points).compile())
     runs, init_run = timed(init, points)
-    chunk_jit = jax.jit(program.chunk, static_argnums=(2, 3))
+    chunk_jit = jax.jit(program.chunk, static_argnums=(2,))
     start = jnp.int32(0)
-    chunk, chunk_compile = timed(
-        lambda: chunk_jit.lower(runs, start, acting, iterations - acting).compile()
-    )
+    chunk, chunk_compile = timed(lambda: chunk_jit.lower(runs, start, iterations).compile())
     (_, metrics), chunk_run = timed(chunk, runs, start)
 
     cfg = plan.agent.config

@@ -61,7 +61,7 @@ def _train(program, seeds, chunks):
     history = []
     for chunk in range(chunks):
         start = jnp.int32(chunk * per_chunk)
-        runs, envs, metrics = program.compiled_jax_chunk(runs, envs, start, 0, per_chunk)
+        runs, envs, metrics = program.compiled_jax_chunk(runs, envs, start, per_chunk)
         history.append(jax.device_get(metrics))
     return runs, history
 
@@ -287,7 +287,7 @@ def test_sparse_continuous_masks_respected_and_topology_evolves(sparse_pendulum)
     envs = program.compiled_init_env(jax.random.split(jax.random.key(1), seeds))
     for chunk in range(2):
         start = jnp.int32(chunk * steps // 2)
-        runs, envs, metrics = program.compiled_jax_chunk(runs, envs, start, 0, steps // 2)
+        runs, envs, metrics = program.compiled_jax_chunk(runs, envs, start, steps // 2)
         metrics = jax.device_get(metrics)
         _check_counts(metrics, program, seeds)
         assert metrics["target"] == {}
@@ -303,7 +303,7 @@ def test_sparse_continuous_masks_respected_and_topology_evolves(sparse_pendulum)
     np.testing.assert_allclose(runs.collection.obs_stats.count, steps + 1e-4, rtol=1e-6)
     np.testing.assert_allclose(runs.collection.return_stats.count, steps + 1e-4, rtol=1e-6)
     with pytest.raises(ValueError, match="multiple of the rollout size"):
-        program.jax_chunk(runs, envs, jnp.int32(0), 0, 100)
+        program.jax_chunk(runs, envs, jnp.int32(0), 100)
 
 
 # ---- host environments -----------------------------------------------------------------------
@@ -376,7 +376,7 @@ def test_host_runner_hopper_sparse_masks_and_metrics(sparse_pendulum):
         runner.close()
     jax_program = sparse_pendulum  # the same networks' metrics, traced only
     jax_metrics = jax.eval_shape(
-        functools.partial(jax_program.jax_chunk, acting=0, learning=steps // 2),
+        functools.partial(jax_program.jax_chunk, steps=steps // 2),
         jax.eval_shape(jax_program.compiled_init, _points(jax_program, seeds)),
         jax_program.compiled_init_env(jax.random.split(jax.random.key(0), seeds)),
         jnp.int32(0),

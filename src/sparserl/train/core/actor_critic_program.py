@@ -65,7 +65,7 @@ class ActorCriticProgram:
     def init_env(self, runs_key: jax.Array) -> Any:
         raise NotImplementedError
 
-    def jax_chunk(self, runs, envs, start, acting: int, learning: int):
+    def jax_chunk(self, runs, envs, start, steps: int):
         raise NotImplementedError
 
     @functools.cached_property
@@ -78,7 +78,7 @@ class ActorCriticProgram:
 
     @functools.cached_property
     def compiled_jax_chunk(self):
-        return jax.jit(self.jax_chunk, static_argnums=(3, 4), donate_argnums=(0, 1))
+        return jax.jit(self.jax_chunk, static_argnums=(3,), donate_argnums=(0, 1))
 
     @functools.cached_property
     def compiled_chunk_metrics(self):

@@ -24,10 +24,8 @@ class JaxEnvRunner:
         self.envs = program.compiled_init_env(env_keys)
 
     def chunk(self, index: int) -> dict:
-        start = index * self.interval
-        acting = min(max(self.program.learning_starts - start, 0), self.interval)
         self.runs, self.envs, metrics = self.program.compiled_jax_chunk(
-            self.runs, self.envs, jnp.int32(start), acting, self.interval - acting
+            self.runs, self.envs, jnp.int32(index * self.interval), self.interval
         )
         return jax.device_get(metrics)
 

@@ -121,11 +121,14 @@ class OffPolicyProgram(ActorCriticProgram):
         return greedy_actions(self.agent, self.env, params, None, obs)
 
     # ---- batched pieces -------------------------------------------------------------------
-    def _store_and_learn(self, runs: OffPolicyRun, transitions: dict, t, learning: bool):
-        runs = jax.vmap(self._store)(runs, transitions)
-        if learning:
-            runs = jax.vmap(self._learn, in_axes=(0, None))(runs, t - self.learning_starts + 1)
-        return runs
+    def _learn_from(self, runs: OffPolicyRun, t) -> OffPolicyRun:
+        """Every run's update after env step `t` once learning has started (a branch on the
+        shared step, so warm-up and learning steps are one compiled program)."""
+
+        def learn(runs):
+            return jax.vmap(self._learn, in_axes=(0, None))(runs, t - self.learning_starts + 1)
+
+        return jax.lax.cond(t >= self.learning_starts, learn, lambda r: r, runs)
 
     # ---- JAX-environment driver -----------------------------------------------------------
     def init_env(self, runs_key: jax.Array) -> JaxEnvCarry:
@@ -133,7 +136,7 @@ class OffPolicyProgram(ActorCriticProgram):
         obs, state = self.env.reset(reset_key)
         return JaxEnvCarry(state, obs, key, EpisodeStats.zeros())
 
-    def _jax_step(self, carry, t, learning: bool):
+    def _jax_step(self, carry, t):
         runs, envs = carry
         runs, actions = jax.vmap(self._act, in_axes=(0, 0, None))(runs, envs.obs, t)
 
@@ -145,21 +148,13 @@ class OffPolicyProgram(ActorCriticProgram):
             return JaxEnvCarry(step.state, step.obs, key, stats), transition
 
         envs, transitions = jax.vmap(env_step)(envs, actions)
-        runs = self._store_and_learn(runs, transitions, t, learning)
+        runs = self._learn_from(jax.vmap(self._store)(runs, transitions), t)
         return (runs, envs), None
 
-    def jax_chunk(self, runs, envs, start, acting: int, learning: int):
-        """`acting` warm-up steps then `learning` steps from env step `start`, then one
-        evaluation of the deterministic policy; returns runs, envs and the chunk's metrics."""
-        carry = (runs, envs)
-        for length, learn in ((acting, False), (learning, True)):
-            if length:
-                steps = start + jnp.arange(length)
-                carry = jax.lax.scan(
-                    functools.partial(self._jax_step, learning=learn), carry, steps
-                )[0]
-            start = start + length
-        runs, envs = carry
+    def jax_chunk(self, runs, envs, start, steps: int):
+        """`steps` env steps from env step `start` (learning from `learning_starts` on), then
+        one evaluation of the deterministic policy; returns runs, envs and the metrics."""
+        runs, envs = jax.lax.scan(self._jax_step, (runs, envs), start + jnp.arange(steps))[0]
 
         def evaluate_run(run, key):
             params = self.params_of(run)
@@ -177,11 +172,10 @@ class OffPolicyProgram(ActorCriticProgram):
         return runs, envs.replace(stats=envs.stats.restart()), metrics
 
     # ---- host-environment driver ----------------------------------------------------------
-    def host_learn_and_act(self, runs, next_obs, t, learning: bool):
-        """After step `t`'s transitions are stored: learn if `learning`, then pick the
-        actions of step t+1."""
-        if learning:
-            runs = jax.vmap(self._learn, in_axes=(0, None))(runs, t - self.learning_starts + 1)
+    def host_learn_and_act(self, runs, next_obs, t):
+        """After step `t`'s transitions are stored: learn (once learning has started), then
+        pick the actions of step t+1."""
+        runs = self._learn_from(runs, t)
         return jax.vmap(self._act, in_axes=(0, 0, None))(runs, next_obs, t + 1)
 
     # Storing is its own call: compiled together with the update, XLA fuses the batch gather
@@ -192,7 +186,7 @@ class OffPolicyProgram(ActorCriticProgram):
 
     @functools.cached_property
     def compiled_learn_and_act(self):
-        return jax.jit(self.host_learn_and_act, static_argnums=(3,), donate_argnums=(0,))
+        return jax.jit(self.host_learn_and_act, donate_argnums=(0,))
 
     @functools.cached_property
     def compiled_greedy(self):

@@ -25,7 +25,7 @@ class OffPolicyHostRunner(_HostRunner):
     ):
         self._open_one_env_per_run(program, points, interval, seeds)
         # The first actions: "after step -1", without learning (the same compiled call).
-        self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1, False)
+        self.runs, self.actions = program.compiled_learn_and_act(self.runs, self.obs, -1)
         env: GymnasiumEnv = program.env
         self.low, self.high = env.action_low, env.action_high
 
@@ -35,9 +35,7 @@ class OffPolicyHostRunner(_HostRunner):
 
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         super().restore(state, next_chunk)
-        self.runs, self.actions = self.program.compiled_learn_and_act(
-            self.runs, self.obs, -1, False
-        )
+        self.runs, self.actions = self.program.compiled_learn_and_act(self.runs, self.obs, -1)
 
     def advance(self, start: int, count: int) -> None:
         """Environment steps start..start+count-1 of every run: act, step, store, learn."""
@@ -48,8 +46,5 @@ class OffPolicyHostRunner(_HostRunner):
             transition = replay_transition(self.obs, actions, step)
             self.stats.record(step.reward, transition["episode_end"])
             self.runs = program.compiled_store(self.runs, transition)
-            learning = t >= program.learning_starts
-            self.runs, self.actions = program.compiled_learn_and_act(
-                self.runs, step.obs, t, learning
-            )
+            self.runs, self.actions = program.compiled_learn_and_act(self.runs, step.obs, t)
             self.obs = step.obs

@@ -268,11 +268,10 @@ class OnPolicyProgram(ActorCriticProgram):
         return greedy_actions(self.agent, self.env, params, obs_stats, obs)
 
     # ---- batched pieces ---------------------------------------------------------------------
-    def _iteration(self, carry, iteration, learning: bool):
+    def _iteration(self, carry, iteration):
         runs, envs = carry
         runs, envs, rollouts = jax.vmap(self._collect)(runs, envs)
-        if learning:
-            runs = jax.vmap(self._learn, in_axes=(0, 0, None))(runs, rollouts, iteration)
+        runs = jax.vmap(self._learn, in_axes=(0, 0, None))(runs, rollouts, iteration)
         return (runs, envs), None
 
     # ---- JAX-environment driver -------------------------------------------------------------
@@ -286,23 +285,14 @@ class OnPolicyProgram(ActorCriticProgram):
         state = jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), state)
         return JaxEnvCarry(state, obs, key, EpisodeStats.zeros((num,)))
 
-    def jax_chunk(self, runs, envs, start, acting: int, learning: int):
-        """`acting` env steps collected without learning, then `learning` env steps of PPO
-        iterations, from env step `start` (per run; both multiples of `rollout_size`), then
-        one evaluation of the deterministic policy; returns runs, envs and the metrics."""
+    def jax_chunk(self, runs, envs, start, steps: int):
+        """`steps` env steps of PPO iterations (a multiple of `rollout_size`) from env step
+        `start` (per run), then one evaluation of the deterministic policy; returns runs,
+        envs and the metrics. PPO learns from its first rollout (`learning_starts` = 0)."""
         size = self.rollout_size
-        self.check_rollouts("acting", acting)
-        self.check_rollouts("learning", learning)
-        carry = (runs, envs)
-        for length, learn in ((acting, False), (learning, True)):
-            if length:
-                first = (start - self.learning_starts) // size
-                iterations = first + jnp.arange(length // size)
-                carry = jax.lax.scan(
-                    functools.partial(self._iteration, learning=learn), carry, iterations
-                )[0]
-            start = start + length
-        runs, envs = carry
+        self.check_rollouts("chunk", steps)
+        iterations = start // size + jnp.arange(steps // size)
+        runs, envs = jax.lax.scan(self._iteration, (runs, envs), iterations)[0]
 
         def evaluate_run(run, key):
             return evaluate_episodes(

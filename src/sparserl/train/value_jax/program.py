@@ -1,13 +1,15 @@
 """The jitted training program of value-based agents, vmapped over runs.
 
-One *iteration* = `period` environment steps (ε-greedy acting, replay writes) followed by
-`updates` gradient steps (sample, loss, masked optimizer step, the sparse method's topology
-update, target sync on schedule). A *chunk* = a `lax.scan` over iterations plus one greedy
-evaluation; the host calls the compiled chunk repeatedly, which is how progress is shown
-and results are written while one compiled program runs the whole grid of runs.
+One *iteration* = `period` environment steps (ε-greedy acting, replay writes) followed, from
+the first learning iteration on, by `updates` gradient steps (sample, loss, masked optimizer
+step, the sparse method's topology update, target sync on schedule). A *chunk* = a `lax.scan`
+over iterations plus one greedy evaluation; the host calls the compiled chunk repeatedly,
+which is how progress is shown and results are written while one compiled program runs the
+whole grid of runs.
 
 The iteration counter is not vmapped, so every schedule decision (learning started, target
-sync, topology update) is a real branch shared by all runs rather than a per-run select.
+sync, topology update) is a real branch shared by all runs rather than a per-run select, and
+warm-up, mixed and learning chunks are one compiled program.
 """
 
 from __future__ import annotations
@@ -185,15 +187,15 @@ class ValueProgram:
         return run.replace(net=self.trainer.sync({ONLINE: run.net}, (ONLINE,))[ONLINE])
 
     # ---- iterations (batched over runs) ---------------------------------------------------
-    def _acting_iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
+    def _iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
+        """Iteration `iteration`: its `period` env steps (a loop, so the acting code compiles
+        once), then its updates from the first learning iteration on (a branch on the shared
+        counter, so warm-up, mixed and learning chunks are one compiled program)."""
         period, _ = self.schedule
         act = jax.vmap(self._act, in_axes=(0, None))
-        for j in range(period):
-            runs = act(runs, iteration * period + j)
-        return runs
-
-    def _learning_iteration(self, runs: RunState, iteration: jax.Array) -> RunState:
-        return self._learn(self._acting_iteration(runs, iteration), iteration)
+        runs = jax.lax.fori_loop(0, period, lambda j, r: act(r, iteration * period + j), runs)
+        learning = iteration >= self.agent.config.first_learning_iteration()
+        return jax.lax.cond(learning, self._learn, lambda r, _: r, runs, iteration)
 
     def _learn(self, runs: RunState, iteration: jax.Array) -> RunState:
         """The updates of learning iteration `iteration`, then the target sync when due."""
@@ -226,21 +228,13 @@ class ValueProgram:
         zero = jnp.zeros_like(runs.loss_sum)
         return runs.replace(loss_sum=zero, loss_count=zero), metrics
 
-    def chunk(
-        self, runs: RunState, start: jax.Array, acting: int, learning: int
-    ) -> tuple[RunState, dict]:
-        """`acting` warm-up iterations then `learning` iterations from iteration `start`, then
-        one evaluation; returns the runs and this chunk's metrics (one value per run)."""
-
-        def scan(body, runs, first, length):
-            if length == 0:
-                return runs
-            return jax.lax.scan(lambda r, i: (body(r, i), None), runs, first + jnp.arange(length))[
-                0
-            ]
-
-        runs = scan(self._acting_iteration, runs, start, acting)
-        runs = scan(self._learning_iteration, runs, start + acting, learning)
+    def chunk(self, runs: RunState, start: jax.Array, iterations: int) -> tuple[RunState, dict]:
+        """`iterations` iterations from iteration `start` (acting only before the first
+        learning iteration), then one evaluation; returns the runs and this chunk's metrics
+        (one value per run)."""
+        runs = jax.lax.scan(
+            lambda r, i: (self._iteration(r, i), None), runs, start + jnp.arange(iterations)
+        )[0]
         eval_return = jax.vmap(self._evaluate)(runs)
         episodes = runs.episodes.chunk_metrics()
         runs, metrics = self._chunk_metrics(runs.replace(episodes=runs.episodes.restart()))
@@ -252,7 +246,7 @@ class ValueProgram:
 
     @functools.cached_property
     def compiled_chunk(self):
-        return jax.jit(self.chunk, static_argnums=(2, 3), donate_argnums=(0,))
+        return jax.jit(self.chunk, static_argnums=(2,), donate_argnums=(0,))
 
 
 def augmented(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:

@@ -1,5 +1,5 @@
-"""The runner of value agents on JAX environments: warm-up, mixed and learning-only chunks of
-the compiled program. It meets the `train.runner.Runner` protocol."""
+"""The runner of value agents on JAX environments: every chunk is one call of the compiled
+program. It meets the `train.runner.Runner` protocol."""
 
 from __future__ import annotations
 
@@ -15,20 +15,17 @@ from sparserl.train.value_jax.program import ValueProgram
 
 
 class ValueRunner:
-    """Warm-up, mixed and learning-only chunks of a value-based program."""
+    """The chunks of a value-based program on a JAX environment."""
 
     def __init__(self, program: ValueProgram, points: RunPoint, interval: int):
         self.program, self.interval = program, interval
         self.period = program.agent.config.update_schedule()[0]
-        self.first_learning = program.agent.config.first_learning_iteration()
         self.runs = program.compiled_init(points)
 
     def chunk(self, index: int) -> dict:
         per_chunk = self.interval // self.period
-        start = index * per_chunk
-        acting = min(max(self.first_learning - start, 0), per_chunk)
         self.runs, metrics = self.program.compiled_chunk(
-            self.runs, jnp.int32(start), acting, per_chunk - acting
+            self.runs, jnp.int32(index * per_chunk), per_chunk
         )
         return jax.device_get(metrics)
 
