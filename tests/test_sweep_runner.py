@@ -397,6 +397,9 @@ def test_ray_workers_get_one_xla_thread_per_cpu_and_share_gpus_lazily(monkeypatc
         "env_vars": {"XLA_FLAGS": "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"}
     }
     assert RayOptions(cpus_per_group=4).runtime_env() == {}
+    # a flag the driver already has is not given twice (it would miss the compilation cache)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+    assert RayOptions().runtime_env() == {}
     assert RayOptions(cpus_per_group=4, gpus_per_group=0.25).runtime_env() == {
         "env_vars": {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     }

@@ -40,8 +40,9 @@ class RayOptions:
         """Worker environment: single-threaded XLA when a task has at most one CPU; no
         up-front GPU memory grab when tasks share a GPU."""
         env = {}
-        if self.cpus_per_group <= 1:
-            env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA}".strip()
+        flags = os.environ.get("XLA_FLAGS", "")
+        if self.cpus_per_group <= 1 and SINGLE_THREAD_XLA not in flags:
+            env["XLA_FLAGS"] = f"{flags} {SINGLE_THREAD_XLA}".strip()
         if 0 < self.gpus_per_group < 1:
             env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         return {"env_vars": env} if env else {}
