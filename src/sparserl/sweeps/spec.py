@@ -13,6 +13,7 @@ import yaml
 
 from sparserl.agents import AGENTS, SWEEPABLE, AgentConfigError, agent_config, agent_entry
 from sparserl.envs import ENVS
+from sparserl.experiment import TrainSpec
 from sparserl.sparsity import (
     METHODS,
     SPARSITY_RANGE,
@@ -20,7 +21,6 @@ from sparserl.sparsity import (
     check_option,
     option_names,
 )
-from sparserl.experiment import TrainSpec
 from sparserl.validation import check_value, is_a, non_negative, open_unit, positive
 
 # Every top-level key with the type it takes, for the error messages (the registries' names

@@ -34,8 +34,8 @@ from sparserl.rundir.schema import (
     diagnostic_column,
 )
 from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
+from sparserl.train.core.probing import DIAGNOSTICS_KEY, GRADIENT_COSINE_KEY, diagnostics_of
 from sparserl.train.lock import hold
-from sparserl.train.core.probing import DIAGNOSTICS_KEY, GRADIENT_COSINE_KEY
 from sparserl.train.progress import Progress
 from sparserl.train.runner import Runner, make_runner
 from sparserl.versions import versions
@@ -269,7 +269,7 @@ def _diagnostics(probed: dict[str, dict[str, np.ndarray]], index: int) -> dict[s
 
 def _config(plan: Plan, run: RunPlan) -> dict[str, Any]:
     """A run's config.json: what the plan decided for it."""
-    spec = plan.spec
+    spec, probe = plan.spec, diagnostics_of(plan)
     one_network = plan.networks == (ONLINE,)
     if one_network:
         method = dataclasses.asdict(run.methods[ONLINE])
@@ -296,6 +296,9 @@ def _config(plan: Plan, run: RunPlan) -> dict[str, Any]:
         "method_config": method,
         # the method of each phase (of the last network: the critic of an actor-critic agent)
         "phases": [list(phase.values())[-1].name for phase in plan.phases],
+        # the in-loop probe: every k-th evaluation (0: off), on this many examples
+        "diagnostics_every": spec.diagnostics_every,
+        "diagnostics_batch": None if probe is None else probe.batch_size,
         "versions": versions(),
     }
 
