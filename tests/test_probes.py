@@ -31,8 +31,7 @@ from sparserl.rundir.schema import (
     diagnostic_key,
 )
 from sparserl.sweeps import SweepSpecError, parse
-from sparserl.train import make_runner, train
-from sparserl.train.core.probing import Diagnostics, probe_key
+from sparserl.train import Diagnostics, make_runner, probe_key, train
 
 DQN_SMALL = {
     "hidden": (16, 16),
@@ -225,8 +224,8 @@ def test_column_names():
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"diagnostics_every": -1}, "diagnostics_every must be a non-negative integer, got -1"),
-        ({"diagnostics_every": 1.5}, "diagnostics_every must be a non-negative integer, got 1.5"),
+        ({"diagnostics_every": -1}, "diagnostics_every must be an integer >= 0, got -1"),
+        ({"diagnostics_every": 1.5}, "diagnostics_every must be an integer >= 0, got 1.5"),
         ({"diagnostics_batch": 0}, "diagnostics_batch must be a positive integer, got 0"),
     ],
 )
@@ -244,7 +243,7 @@ def test_cli_and_sweep_options_reach_the_train_spec(capsys):
     code = main(["train", "dqn", "CartPole-v1", "--steps", "100", "--diagnostics-every", "-2"])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].endswith("diagnostics_every must be a non-negative integer, got -2")
+    assert err[-1].endswith("diagnostics_every must be an integer >= 0, got -2")
     base = {"name": "s", "agents": ["dqn"], "envs": ["CartPole-v1"], "methods": ["dense"]}
     assert parse(base).diagnostics_every == 1 and parse(base).diagnostics_batch is None
     spec = parse({**base, "diagnostics_every": 0, "diagnostics_batch": 64})
