@@ -211,6 +211,8 @@ def _format_table(table: dict) -> str:
 
 
 def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
+    # the probe's options where given (TrainSpec holds their defaults)
+    probe = {k: getattr(args, k, None) for k in ("diagnostics_every", "diagnostics_batch")}
     return TrainSpec(
         agent=args.agent,
         env=args.env,
@@ -229,6 +231,7 @@ def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
         network_options=_network_options(args),
         actor_fraction=args.actor_fraction,
         save_networks_every=getattr(args, "save_networks_every", None),
+        **{k: v for k, v in probe.items() if v is not None},
     )
 
 
@@ -446,6 +449,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="K",
         help="also save every run's networks after every K-th evaluation (the final ones always)",
+    )
+    trainer.add_argument(
+        "--diagnostics-every",
+        type=int,
+        metavar="K",
+        help="probe the networks (dormant neurons, srank, gradient SNR, norms, mask turnover, "
+        "Q statistics) at every K-th evaluation; 0: off (default: 1, every evaluation)",
+    )
+    trainer.add_argument(
+        "--diagnostics-batch",
+        type=int,
+        metavar="N",
+        help="examples in the probe's batch (default: the agent's training minibatch)",
     )
     _add_agent_options(trainer)
     trainer.add_argument(

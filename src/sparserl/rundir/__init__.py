@@ -17,6 +17,8 @@ _LAZY = {
     "load_networks": "networks",
     "save_networks": "networks",
     "saved_steps": "networks",
+    "load_gradient_cosines": "cosines",
+    "save_gradient_cosines": "cosines",
     "LoadedRun": "policy",
     "evaluate": "policy",
     "load_policy": "policy",

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from sparserl.experiment.plan import ONLINE
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
+from sparserl.train.core.probing import probe_flags, probed_metrics
 from sparserl.train.value_jax.program import ValueProgram
 
 
@@ -27,10 +28,11 @@ class ValueRunner:
         per_chunk = self.interval // self.period
         start = index * per_chunk
         acting = min(max(self.first_learning - start, 0), per_chunk)
+        flags = probe_flags(self.program.diagnostics, index)
         self.runs, metrics = self.program.compiled_chunk(
-            self.runs, jnp.int32(start), acting, per_chunk - acting
+            self.runs, jnp.int32(start), acting, per_chunk - acting, *flags
         )
-        return jax.device_get(metrics)
+        return probed_metrics(jax.device_get(metrics), *flags)
 
     def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves: everything the next chunk depends on."""
