@@ -29,3 +29,8 @@ def test_sparsity_loads_no_agent():
 def test_experiment_loads_no_training_loop():
     # train imports experiment (TrainSpec, resolve, Plan), never the other way round
     assert _loaded_after("import sparserl.experiment", ("sparserl.train",)) == []
+
+
+def test_analysis_loads_no_simulator_and_no_training_loop():
+    above = ("sparserl.envs", "sparserl.experiment", "sparserl.train", "sparserl.sweeps")
+    assert _loaded_after("import sparserl.analysis", SIMULATORS + above) == []

@@ -2,7 +2,8 @@
 
 Every network is an `MLP` body named `encoder` and one output layer named `head`; the twin
 critic holds two such networks, `q1` and `q2`. Sparsity works per network, and `head` is the
-output layer that DS-TD3 keeps dense (in both critics).
+output layer that DS-TD3 keeps dense (in both critics). The hidden activations recorded for
+`sparserl.analysis` are the `encoder`'s (the twin critic's: `q1`'s, then `q2`'s).
 """
 
 from __future__ import annotations

@@ -35,6 +35,11 @@ class ImplicitQuantileNetwork(nn.Module):
     Layers are named `encoder/...`, `cosine_embedding` (the `dim x F` kernel of φ, a prunable
     layer like any other) and `head`: the output layer is last both in creation order and in
     sorted order, as in `QNetwork`, so the sparsity engine's output-layer conventions hold.
+
+    The recorded activations (`sparserl.analysis.hidden_activations`) are the torso's: φ(τ)
+    embeds the sampled fractions, not the state, so it is not recorded, and the last recorded
+    activation stays the state representation: ψ `[B, F]` on an MLP or MinAtar torso, the
+    dense layer after the product `[B, N, F]` on a conv torso.
     """
 
     encoder: nn.Module

@@ -5,6 +5,10 @@ returns features `[B, F]`. `width` multiplies the channels/units of every layer,
 parameter-matched dense baselines are built (Graesser et al. 2022). The Nature CNN and IMPALA
 torsos (`ConvTorso`) also expose their conv part and their dense part, which IQN puts on either
 side of its τ embedding as Dopamine does.
+
+Every torso records the post-ReLU output of each hidden layer with `sow_activation`, in forward
+order, for `sparserl.analysis.hidden_activations` (dormant neurons, srank). Recording is off
+unless `apply` is called with the collection mutable, so params, outputs and FLOPs are unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +34,20 @@ def scale_units(n: int, width: float) -> int:
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh}
 
+ACTIVATIONS_COLLECTION = "intermediates"  # Flax's collection for sown values
+ACTIVATIONS_NAME = "activations"  # the name every hidden layer's output is sown under
+
+
+def sow_activation(module: nn.Module, x: jax.Array) -> jax.Array:
+    """Sow `x`, a hidden layer's post-activation output, and return it unchanged.
+
+    Skipped while initialising, so `init` still returns the params alone; during `apply` it
+    records only when the collection is mutable (`sparserl.analysis.hidden_activations`).
+    """
+    if not module.is_initializing():
+        module.sow(ACTIVATIONS_COLLECTION, ACTIVATIONS_NAME, x)
+    return x
+
 
 def _flatten(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1)
@@ -48,6 +66,7 @@ class MLP(nn.Module):
         x = _flatten(jnp.asarray(x, jnp.float32))
         for i, units in enumerate(self.hidden):
             x = act(nn.Dense(scale_units(units, self.width), name=f"dense_{i}")(x))
+            sow_activation(self, x)
         return x
 
 
@@ -96,11 +115,11 @@ class NatureCNN(ConvTorso):
     def features(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x, jnp.float32)
         for conv in self.convs:
-            x = nn.relu(conv(x))
+            x = sow_activation(self, nn.relu(conv(x)))
         return _flatten(x)
 
     def hidden(self, features: jax.Array) -> jax.Array:
-        return nn.relu(self.dense(features))
+        return sow_activation(self, nn.relu(self.dense(features)))
 
 
 def _conv3x3(channels: int, name: str) -> nn.Conv:
@@ -108,14 +127,18 @@ def _conv3x3(channels: int, name: str) -> nn.Conv:
 
 
 class ResidualBlock(nn.Module):
-    """IMPALA residual block: x + conv(relu(conv(relu(x)))), channels preserved."""
+    """IMPALA residual block: x + conv(relu(conv(relu(x)))), channels preserved.
+
+    Its two ReLU outputs, the inputs of its two convs, are the activations it records: the
+    points Dopamine's ReDo measures in this block (dopamine/labs/redo/networks.py, `Stack`).
+    """
 
     channels: int
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = _conv3x3(self.channels, "conv_0")(nn.relu(x))
-        return x + _conv3x3(self.channels, "conv_1")(nn.relu(y))
+        y = _conv3x3(self.channels, "conv_0")(sow_activation(self, nn.relu(x)))
+        return x + _conv3x3(self.channels, "conv_1")(sow_activation(self, nn.relu(y)))
 
 
 class ImpalaStack(nn.Module):
@@ -139,6 +162,11 @@ class ImpalaResNet(ConvTorso):
     numbers as its Nature-CNN column (very likely copied from it); we follow the 16, 32, 32 of
     Espeholt et al. and of the Dopamine/rigl code that paper's experiments ran on. `channels`
     is configurable.
+
+    Recorded activations follow Dopamine's ReDo (dopamine/labs/redo/networks.py): the two
+    ReLU outputs inside each residual block (4 per stack) and the dense layer's; the ReLU
+    of the last stack's output, flattened into the dense layer, is not a layer of its own
+    there and is not recorded here either.
     """
 
     width: float = 1.0
@@ -159,7 +187,7 @@ class ImpalaResNet(ConvTorso):
         return _flatten(nn.relu(x))
 
     def hidden(self, features: jax.Array) -> jax.Array:
-        return nn.relu(self.dense_layer(features))
+        return sow_activation(self, nn.relu(self.dense_layer(features)))
 
 
 class MinAtarCNN(nn.Module):
@@ -177,5 +205,6 @@ class MinAtarCNN(nn.Module):
         conv = nn.Conv(
             scale_units(16, self.width), (3, 3), strides=(1, 1), padding="VALID", name="conv"
         )
-        x = _flatten(nn.relu(conv(x)))
-        return nn.relu(nn.Dense(scale_units(128, self.width), name="dense")(x))
+        x = _flatten(sow_activation(self, nn.relu(conv(x))))
+        dense = nn.Dense(scale_units(128, self.width), name="dense")
+        return sow_activation(self, nn.relu(dense(x)))
