@@ -21,8 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from sparserl.agents import PPO, OffPolicyAgent, ValueAgent
-from sparserl.analysis.activations import hidden_activations
-from sparserl.analysis.measures import dormant_fraction, parameter_norm, q_statistics, srank
+from sparserl.analysis import (
+    dormant_fraction,
+    hidden_activations,
+    parameter_norm,
+    q_statistics,
+    srank,
+)
 from sparserl.analysis.noise import DEFAULT_SIGMAS, NoiseConfigError, check_sigmas, noise_returns
 from sparserl.results import RunStatus, find_runs, inspect_run
 from sparserl.rundir.atomic import remove_file, write_csv, write_json
