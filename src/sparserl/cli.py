@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
+from sparserl.analysis.noise import DEFAULT_SIGMAS
+from sparserl.analysis.posthoc import (
+    MEASURE_OBSERVATIONS,
+    EvalConfigError,
+    EvalSettings,
+    evaluate_directory,
+)
 from sparserl.envs import ENVS, EnvConfigError, make_env
 from sparserl.experiment import agent_budget
 from sparserl.report import build as report_build
@@ -40,6 +47,7 @@ CONFIG_ERRORS = (
     EnvConfigError,
     TrainConfigError,
     SweepSpecError,
+    EvalConfigError,
     OutputError,  # an --out that cannot hold results, a directory in use, a full disk
 )
 
@@ -321,6 +329,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if outcome.failed else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate the saved networks of the finished runs under DIR (noise robustness and
+    measures on evaluation data), resuming whatever is there."""
+    settings = EvalSettings(args.sigmas, args.episodes, args.observations)
+    outcome = evaluate_directory(args.dir, settings)
+    print(
+        f"{args.dir}: {len(outcome.evaluated)} run(s) evaluated, {len(outcome.kept)} kept "
+        f"from before, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed"
+    )
+    return 1 if outcome.failed else 0
+
+
 def _ray_options(args: argparse.Namespace) -> RayOptions | None:
     """The Ray options given on the command line; None when none were (the local default)."""
     given = {
@@ -526,6 +546,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_build.add_arguments(report)
     report.set_defaults(run=report_build.run)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="evaluate saved networks: return under observation noise, dormant neurons, srank",
+        description="Evaluate the saved networks of every finished run under DIR (a run or a "
+        "sweep) without retraining: the return under observation noise N(0, sigma) for each "
+        "sigma (Graesser et al. 2022: integer pixel noise on Atari; noise scaled by each "
+        "dimension's spread elsewhere) and the dormant fraction, srank, parameter norm and Q "
+        "statistics on evaluation data, written to each run's analysis/ folder. Re-running "
+        "keeps runs evaluated with the same settings; runs without networks are skipped.",
+    )
+    evaluate.add_argument("dir", help="a run directory or a sweep directory")
+    evaluate.add_argument(
+        "--sigmas",
+        type=_float_list,
+        default=DEFAULT_SIGMAS,
+        metavar="S1,S2,...",
+        help="noise levels sigma >= 0, pixel values on Atari (default: "
+        f"{','.join(f'{s:g}' for s in DEFAULT_SIGMAS)}; Graesser et al. use 0 to 30)",
+    )
+    evaluate.add_argument(
+        "--episodes",
+        type=int,
+        help="episodes per noise level (default: each run's eval_episodes, so that sigma 0 "
+        "repeats its final evaluation)",
+    )
+    evaluate.add_argument(
+        "--observations",
+        type=int,
+        default=MEASURE_OBSERVATIONS,
+        help=f"evaluation observations the measures see (default {MEASURE_OBSERVATIONS})",
+    )
+    evaluate.set_defaults(run=cmd_eval)
     return parser
 
 

@@ -137,3 +137,14 @@ def version_problem(data: dict[str, Any]) -> str | None:
             f"(0 to {FORMAT_VERSION}); upgrade sparserl"
         )
     return None
+
+
+# ---- post-hoc evaluation (`sparserl eval`), in <run>/analysis/ --------------------------------
+ANALYSIS = "analysis"  # the folder beside a run's files
+NOISE = f"{ANALYSIS}/noise.csv"  # one row per noise level: NOISE_COLUMNS
+NOISE_SIGMA, NOISE_EPISODES = "sigma", "episodes"
+NOISE_COLUMNS = (NOISE_SIGMA, EVAL_RETURN, NOISE_EPISODES)
+EVAL_MEASURES = f"{ANALYSIS}/measures.json"  # {"networks": {name: {measure: value}}}
+# Written last, with the settings the results were computed with: the evaluation is done for
+# those settings when it is there (a re-run with other settings recomputes).
+EVAL_SETTINGS = f"{ANALYSIS}/eval.json"
