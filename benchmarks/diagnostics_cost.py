@@ -12,7 +12,7 @@ fastest of each, the overhead (on / off - 1; target <= 5% at the default cadence
 compilation time of each program (its first run minus the fastest).
 
     .venv/bin/python benchmarks/diagnostics_cost.py            # DQN 100k, SAC 20k steps
-    .venv/bin/python benchmarks/diagnostics_cost.py --repeats 3
+    .venv/bin/python benchmarks/diagnostics_cost.py --quick    # DQN 20k, SAC 4k steps
     .venv/bin/python benchmarks/diagnostics_cost.py --tiny     # seconds: the fast tests' check
 """
 
@@ -29,6 +29,9 @@ WORKLOADS = {
     "DQN CartPole-v1": TrainSpec("dqn", "CartPole-v1", steps=100_000),
     "SAC Pendulum-v1": TrainSpec("sac", "Pendulum-v1", steps=20_000),
 }
+# --quick: a fifth of the steps, so a tenth of the updates between probes of the full runs'
+# (the probe's share is larger: an upper bound of the full runs' overhead).
+QUICK_STEPS = {"DQN CartPole-v1": 20_000, "SAC Pendulum-v1": 4_000}
 # --tiny: a few evaluations of small networks, seconds once compiled.
 TINY = {
     "DQN CartPole-v1": TrainSpec(
@@ -87,9 +90,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--tiny", action="store_true", help="tiny runs: seconds, numbers mean nothing"
     )
+    parser.add_argument("--quick", action="store_true", help="DQN 20k, SAC 4k steps")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each (default 2)")
     args = parser.parse_args(argv)
     workloads = TINY if args.tiny else WORKLOADS
+    if args.quick and not args.tiny:
+        workloads = {
+            name: dataclasses.replace(spec, steps=QUICK_STEPS[name])
+            for name, spec in workloads.items()
+        }
     repeats = 1 if args.tiny else args.repeats
     print(f"diagnostics every {TrainSpec.diagnostics_every} evaluation(s); fastest of {repeats}")
     print("| workload | steps | probes | off s | on s | overhead % | compile off s | on s |")
