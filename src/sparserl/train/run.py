@@ -259,9 +259,9 @@ def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
 
 def _diagnostics(probed: dict[str, dict[str, np.ndarray]], index: int) -> dict[str, Any]:
     """Run `index`'s probe measures as metrics columns (none for a chunk without a probe);
-    integer measures (srank) stay integers."""
+    integer measures (srank) stay integers (arrays, or lists from a checkpoint's history)."""
     return {
-        diagnostic_column(network, key): value[index].item()
+        diagnostic_column(network, key): np.asarray(value)[index].item()
         for network, measures in probed.items()
         for key, value in measures.items()
     }
