@@ -45,6 +45,11 @@ def test_dormant_fraction_threshold_is_inclusive():
     assert float(dormant_fraction([CONV], tau=1.0)[0]) == pytest.approx(2 / 3)
 
 
+def test_dormant_fraction_refuses_an_empty_list():
+    with pytest.raises(ValueError, match="at least one layer"):
+        dormant_fraction([])
+
+
 def test_dormant_fraction_is_scale_free_and_a_dead_layer_is_all_dormant():
     assert float(dormant_fraction([DENSE * 1e3])[0]) == 0.25
     total, per_layer = dormant_fraction([jnp.zeros((5, 6)), DENSE])

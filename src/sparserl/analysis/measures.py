@@ -42,6 +42,8 @@ def dormant_fraction(
     <= τ. `activations` are per-layer `[batch, units]` or `[batch, h, w, channels]` arrays (a
     channel is one neuron), e.g. `hidden_activations(...)`.
     """
+    if not activations:
+        raise ValueError("dormant_fraction needs the activations of at least one layer, got none")
     dormant = [_neuron_scores(a) <= tau for a in activations]
     per_layer = tuple(jnp.mean(d, dtype=jnp.float32) for d in dormant)
     total = sum(jnp.sum(d, dtype=jnp.float32) for d in dormant) / sum(d.size for d in dormant)
@@ -77,8 +79,8 @@ def _masked_leaves(tree: PyTree, masks: Mask | None) -> list[tuple[jax.Array, ja
     """(leaf, its mask or None) pairs; with no masks every leaf is wholly active."""
     if masks is None:
         return [(leaf, None) for leaf in jax.tree.leaves(tree)]
-    pairs = jax.tree.map(lambda m, g: (g, m), masks, tree, is_leaf=_is_none)
-    return jax.tree.leaves(pairs, is_leaf=lambda x: isinstance(x, tuple))
+    mask_leaves, structure = jax.tree.flatten(masks, is_leaf=_is_none)
+    return list(zip(structure.flatten_up_to(tree), mask_leaves, strict=True))
 
 
 def gradient_snr(per_example_grads: PyTree, masks: Mask | None = None) -> jax.Array:
@@ -143,8 +145,8 @@ def mask_turnover(previous_masks: Mask, masks: Mask) -> dict[str, jax.Array]:
     """Layer name -> fraction of the layer's active connections that were inactive in
     `previous_masks` (0 for a layer kept dense): how much a dynamic method (SET, RigL)
     rewired since the previous measurement. Layer names as `sparserl.sparsity` names them."""
-    flat = jax.tree_util.tree_flatten_with_path(masks, is_leaf=_is_none)[0]
-    before = jax.tree.leaves(previous_masks, is_leaf=_is_none)
+    flat, structure = jax.tree_util.tree_flatten_with_path(masks, is_leaf=_is_none)
+    before = structure.flatten_up_to(previous_masks)
     turnover = {}
     for (path, mask), old in zip(flat, before, strict=True):
         name = layer_name(path)
