@@ -19,6 +19,8 @@ _LAZY = {
     "saved_steps": "networks",
     "LoadedRun": "policy",
     "evaluate": "policy",
+    "evaluate_run": "policy",
+    "evaluation_observations": "policy",
     "load_policy": "policy",
     "load_run": "policy",
 }
