@@ -154,8 +154,8 @@ def _recorded_settings(path: Path) -> dict[str, Any] | None:
 
 def evaluate_run_dir(path: Path, settings: dict[str, Any]) -> None:
     """Compute and write one run's results for `settings` (as `EvalSettings.of_run` gives
-    them): the settings file goes first (it is written again last), then noise.csv and
-    measures.json."""
+    them): the old settings file is removed first, so that results cut short are never taken
+    for complete, then noise.csv, measures.json and the settings file are written."""
     remove_file(path / EVAL_SETTINGS)
     run = load_run(path)
     count = settings["observations"]

@@ -21,6 +21,8 @@ _LAZY = {
     "save_gradient_cosines": "cosines",
     "LoadedRun": "policy",
     "evaluate": "policy",
+    "evaluate_run": "policy",
+    "evaluation_observations": "policy",
     "load_policy": "policy",
     "load_run": "policy",
 }
