@@ -35,7 +35,14 @@ from sparserl.sparsity import (
     option_from_text,
 )
 from sparserl.sparsity.summary import mlp_shapes, spreads_unevenly, uniform_comparison
-from sparserl.sweeps import PRESETS, SCALES, SweepSpecError, load, load_preset
+from sparserl.sweeps import (
+    PRESETS,
+    SCALES,
+    SweepSpecError,
+    eval_command,
+    load,
+    load_preset,
+)
 from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
@@ -326,6 +333,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{args.out}: {outcome.finished} run(s) finished, {outcome.failed} failed, "
         f"{outcome.kept} kept from before"
     )
+    then = None if path.is_file() else eval_command(args.spec, args.scale, args.out)
+    if then is not None:  # the design's post-hoc evaluation (sweeps.presets.EVALUATIONS)
+        print(f"then, to complete the preset's design: {then}")
     return 1 if outcome.failed else 0
 
 
