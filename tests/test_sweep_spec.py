@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from sparserl import cli
 from sparserl.analysis.posthoc import EvalSettings
 from sparserl.cli import build_parser
 from sparserl.experiment import resolve
@@ -13,6 +14,7 @@ from sparserl.sweeps import (
     EVALUATIONS,
     PRESETS,
     SCALES,
+    SweepOutcome,
     SweepSpecError,
     check,
     eval_command,
@@ -288,6 +290,21 @@ def test_noise_preset_trains_three_parameter_budgets_then_evaluates_under_noise(
     assert eval_command("obando2024-analysis", "full", "runs/x") is None
     with pytest.raises(SweepSpecError, match="unknown sweep preset 'graesser2021'"):
         preset_evaluation("graesser2021")
+
+
+@pytest.mark.parametrize(
+    ("name", "then"), [("graesser2022-noise", True), ("graesser2022-snr", False)]
+)
+def test_a_preset_sweep_prints_the_eval_command_its_design_adds(name, then, tmp_path, capsys):
+    """`sparserl sweep` (its runs replaced by a stand-in) ends with the post-hoc command."""
+    out = tmp_path / "runs"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "run_sweep", lambda spec, out, **_: SweepOutcome(finished=14))
+        assert cli.main(["sweep", name, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"{out}: 14 run(s) finished, 0 failed, 0 kept from before"
+    command = eval_command(name, "smoke", out)
+    assert printed[1:] == ([f"then, to complete the preset's design: {command}"] if then else [])
 
 
 def test_obando_analysis_preset_is_section_5s_design_and_a_cpu_study():

@@ -23,6 +23,7 @@ from sparserl.report.diagnostics import (
 )
 from sparserl.report.tables import interval
 from sparserl.results import load_noise, long_diagnostics
+from sparserl.rundir.schema import EVAL_SETTINGS
 from sparserl.stats import DEFAULT_REPS
 
 CAPTIONS = {
@@ -92,7 +93,8 @@ def analysis_section(
         drawn["diagnostics_over_training"] = analysis_figures.measures_over_training(curves)
         table = final_table(final_values(groups, values), reps=reps, seed=seed)
         drawn["snr_by_sparsity"] = analysis_figures.snr_by_sparsity(table)
-    noise = load_noise(directory)
+    evaluated = any((Path(path) / EVAL_SETTINGS).is_file() for path in groups["path"])
+    noise = load_noise(directory) if evaluated else pd.DataFrame(columns=["run_id"])
     noise = noise[noise["run_id"].isin(groups["run_id"])]
     if not noise.empty:
         curves = noise_curves(groups, noise, reps=reps, seed=seed)
