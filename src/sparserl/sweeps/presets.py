@@ -264,8 +264,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # panels); SAC on MuJoCo is graesser2022-snr-mujoco (a sweep crosses every agent with every
     # env, and DQN has no continuous actions).
     "graesser2022-snr": {
-        # CartPole at 50%, 90% and 99%, 2 seeds x 20k steps: 3 groups of graesser2022-classic's
-        # smoke size, about 3 minutes on a 2-core CPU.
+        # CartPole at 50%, 90% and 99%, 2 seeds x 20k steps as graesser2022-classic's smoke
+        # (~1 min per 2-run group there): 3 groups of 2 and 6 runs, estimated at ~5 minutes on
+        # a 2-core CPU (not timed alone).
         "smoke": {
             "name": "graesser2022-snr-smoke",
             "agents": ["dqn"],
@@ -325,7 +326,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # its trained policies, ones of comparable return; here every run of the grid is evaluated.
     "graesser2022-noise": {
         # CartPole (vector observations: noise scaled by each dimension's spread), 2 seeds x
-        # 10k steps: 5 groups, about 4 minutes on a 2-core CPU, then the evaluation.
+        # 10k steps: 5 groups of 2 or 4 runs, half graesser2022-classic's smoke length, so
+        # estimated at ~4 minutes on a 2-core CPU (not timed alone), then the evaluation.
         "smoke": {
             "name": "graesser2022-noise-smoke",
             "agents": ["dqn"],
