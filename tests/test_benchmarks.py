@@ -132,6 +132,16 @@ def test_atari_dqn_tiny(run_tiny):
     assert float(row["steps/s"]) > 0 and float(row["ms/update"]) > 0
 
 
+def test_diagnostics_cost_tiny(run_tiny):
+    lines = run_tiny("diagnostics_cost")
+    assert (
+        "| workload | steps | probes | off s | on s | overhead % | compile off s | on s |" in lines
+    )
+    for name, steps, probes in (("DQN CartPole-v1", "400", "4"), ("SAC Pendulum-v1", "60", "2")):
+        row = _cells(_row(lines, f"| {name} |"))
+        assert row[1:3] == [steps, probes] and float(row[3]) > 0 and float(row[4]) > 0
+
+
 def test_sparsity_step_tiny(run_tiny):
     lines = run_tiny("sparsity_step")
     assert _row(lines, "dense (plain optax) ").split()[-1] == "1.000"

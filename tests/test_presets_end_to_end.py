@@ -1,6 +1,7 @@
 """Every sweep preset at every scale, shrunk to a handful of steps, two seeds and the smallest
 network that builds, run through `run_sweep` and `write_report`: every group finishes and is
-scored, every figure is drawn (issue 14). `shrink` works on any SweepSpec, so a new preset is
+scored, every figure is drawn (issue 14), the analysis section's too, after the post-hoc
+evaluation a preset's design adds (issue 16). `shrink` works on any SweepSpec, so a new preset is
 covered without being named here."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from sparserl.agents import AGENTS, env_preset, make_agent
+from sparserl.analysis.posthoc import EvalSettings, evaluate_directory
 from sparserl.envs import ENVS, make_env
 from sparserl.nets import TORSOS
 from sparserl.report import figures, write_report
@@ -35,6 +37,7 @@ from sparserl.sweeps import (
     loads,
     parse,
     planned_runs,
+    preset_evaluation,
     run_sweep,
 )
 from sparserl.sweeps.runner import spec_data
@@ -59,6 +62,7 @@ TINY_OPTIONS: dict[str, Any] = {
 }
 HIDDEN_UNITS = tuple(2**i for i in range(10))  # 1 to 512 tried: the first where all groups build
 REPS = 50  # bootstrap samples of the reports
+NOISE_LEVELS = (0.0, 30.0)  # a preset's post-hoc evaluation, at its ends only
 # Too long for CI on 2 cores (about 4 min per preset scale): its own suite, `-m presets`.
 pytestmark = pytest.mark.presets
 
@@ -160,7 +164,7 @@ def test_preset_runs_through_sweep_and_report(name, scale, tmp_path):
     kept = ("agents", "methods", "sparsities", "widths", "axes", "sweep", "preset")
     assert [getattr(spec, k) for k in kept] == [getattr(full, k) for k in kept]
     assert {ENVS[e].family for e in spec.envs} == {ENVS[e].family for e in full.envs}
-    _sweep_and_report(spec, tmp_path)
+    _sweep_and_report(spec, tmp_path, preset_evaluation(name, scale))
 
 
 @pytest.mark.slow
@@ -188,14 +192,20 @@ axes: {replay_ratio: [0.25, 1]}
 """
 
 
-def _sweep_and_report(spec: SweepSpec, out: Path) -> pd.DataFrame:
-    """Run `spec` into `out` and write its report; check that every run finished, a rerun
-    keeps them all, every group is scored on its envs over SEEDS seeds and drawn in every
-    figure; returns the finished groups."""
+def _sweep_and_report(
+    spec: SweepSpec, out: Path, evaluation: EvalSettings | None = None
+) -> pd.DataFrame:
+    """Run `spec` into `out`, then its post-hoc `evaluation` if any (at NOISE_LEVELS, one
+    episode), and write its report; check that every run finished, a rerun keeps them all,
+    every group is scored on its envs over SEEDS seeds and drawn in every figure, the
+    analysis figures included; returns the finished groups."""
     runs = planned_runs(expand(spec))
     outcome = run_sweep(spec, out, stream=io.StringIO())
     assert (outcome.finished, outcome.failed) == (len(runs), 0)
     assert run_sweep(spec, out, stream=io.StringIO()).kept == len(runs)  # resumes: all kept
+    if evaluation is not None:
+        small = dataclasses.replace(evaluation, sigmas=NOISE_LEVELS, episodes=1)
+        assert len(evaluate_directory(out, small).evaluated) == len(runs)
 
     index = write_report(out, reps=REPS)
     results = load(out)
@@ -210,6 +220,12 @@ def _sweep_and_report(spec: SweepSpec, out: Path) -> pd.DataFrame:
     expected = {"iqm_by_sparsity", "return_vs_parameters", "learning_curves"}
     if axis_columns(groups):
         expected.add("return_by_axis")
+    if spec.diagnostics_every:  # every run probes at its second evaluation, at least
+        expected |= {"diagnostics_over_training", "gradient_covariance"}
+        if groups["sparsity"].notna().any() or groups["measured_sparsity"].notna().any():
+            expected.add("snr_by_sparsity")
+    if evaluation is not None:
+        expected.add("noise_robustness")
     assert {p.stem for p in index.parent.glob("*.svg")} == expected
     assert index.read_text().count("data:image/png;base64,") == len(expected)
 

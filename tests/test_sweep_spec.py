@@ -6,12 +6,18 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from sparserl import cli
+from sparserl.analysis.posthoc import EvalSettings
+from sparserl.cli import build_parser
 from sparserl.experiment import resolve
 from sparserl.sweeps import (
+    EVALUATIONS,
     PRESETS,
     SCALES,
+    SweepOutcome,
     SweepSpecError,
     check,
+    eval_command,
     expand,
     group_id,
     load,
@@ -19,6 +25,7 @@ from sparserl.sweeps import (
     loads,
     parse,
     planned_runs,
+    preset_evaluation,
 )
 from sparserl.sweeps.runner import spec_data
 
@@ -201,7 +208,16 @@ def test_smoke_presets_resolve(name):
     check(expand(load_preset(name, "smoke")))
 
 
-@pytest.mark.parametrize("name", ["sokar2022-ds-td3", "obando2024-width", "minatar-classic"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sokar2022-ds-td3",
+        "obando2024-width",
+        "minatar-classic",
+        "graesser2022-snr",
+        "obando2024-analysis",
+    ],
+)
 def test_full_presets_without_matched_dense_resolve(name):
     check(expand(load_preset(name, "full")))
 
@@ -216,6 +232,103 @@ def test_preset_sizes_follow_the_papers():
     assert all(g.steps == 1_000_000 and g.preset == "ds-td3" for g in sokar)
     obando = expand(load_preset("obando2024-width", "full"))
     assert {g.agent_options["width"] for g in obando} == {1.0, 3.0, 5.0}
+
+
+GRAESSER_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
+
+
+@pytest.mark.parametrize(
+    ("name", "agent", "envs", "seeds"),
+    [
+        ("graesser2022-snr", "dqn", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"], 10),
+        ("graesser2022-snr-mujoco", "sac", ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"], 10),
+    ],
+)
+def test_snr_presets_probe_dense_rigl_and_set_from_half_to_99_percent(name, agent, envs, seeds):
+    """Graesser et al. 2022, Fig. 5: per env, one dense group and one RigL and one SET group
+    holding all five levels, every run probed at every evaluation."""
+    groups = expand(load_preset(name, "full"))
+    envs_run = sorted({g.env for g in groups})
+    assert set(envs) <= set(envs_run) and {g.agent for g in groups} == {agent}
+    assert sorted(g.method for g in groups if g.env == envs[0]) == ["dense", "rigl", "set"]
+    assert {g.sparsities for g in groups if g.method != "dense"} == {GRAESSER_LEVELS}
+    assert len(planned_runs(groups)) == len(envs_run) * seeds * (1 + 2 * 5)
+    assert all(g.diagnostics_every == 1 and g.seeds == seeds for g in groups)
+    smoke = expand(load_preset(name, "smoke"))
+    assert len(planned_runs(smoke)) == 2 * (1 + 2 * 3)  # 2 seeds; levels 0.5, 0.9, 0.99
+    assert all(g.diagnostics_every == 1 for g in smoke)
+
+
+def test_noise_preset_trains_three_parameter_budgets_then_evaluates_under_noise():
+    """Graesser et al. 2022, Fig. 6: 100%, 50% and 10% of the dense parameter count (dense,
+    the dense network narrowed to each budget, RigL and SET at 50% and 90%) on Pong, MsPacman
+    and Qbert, 5 seeds, then `sparserl eval` at sigma 0, 1, ..., 30."""
+    groups = expand(load_preset("graesser2022-noise", "full"))
+    assert sorted({g.env for g in groups}) == ["ALE/MsPacman-v5", "ALE/Pong-v5", "ALE/Qbert-v5"]
+    pong = [g for g in groups if g.env == "ALE/Pong-v5"]
+    assert [(g.method, g.match_sparsity, g.sparsities) for g in pong] == [
+        ("dense", None, ()),
+        ("dense", 0.5, ()),
+        ("dense", 0.9, ()),
+        ("rigl", None, (0.5,)),  # 5 runs per program on Atari: one level each
+        ("rigl", None, (0.9,)),
+        ("set", None, (0.5,)),
+        ("set", None, (0.9,)),
+    ]
+    assert len(planned_runs(groups)) == 3 * 5 * (1 + 2 + 2 * 2)  # envs x seeds x runs
+    full = preset_evaluation("graesser2022-noise", "full")
+    assert full == EvalSettings(sigmas=tuple(range(31)))
+    assert preset_evaluation("graesser2022-noise", "smoke").sigmas == (0, 5, 10, 15, 20, 25, 30)
+    # the command `sparserl sweep` prints parses back to the same settings
+    command = eval_command("graesser2022-noise", "full", "runs/noise")
+    args = build_parser().parse_args(command.split()[1:])
+    assert (args.dir, EvalSettings(args.sigmas, args.episodes, args.observations)) == (
+        "runs/noise",
+        full,
+    )
+    assert set(EVALUATIONS) == {"graesser2022-noise"}
+    assert eval_command("obando2024-analysis", "full", "runs/x") is None
+    with pytest.raises(SweepSpecError, match="unknown sweep preset 'graesser2021'"):
+        preset_evaluation("graesser2021")
+
+
+@pytest.mark.parametrize(
+    ("name", "then"), [("graesser2022-noise", True), ("graesser2022-snr", False)]
+)
+def test_a_preset_sweep_prints_the_eval_command_its_design_adds(name, then, tmp_path, capsys):
+    """`sparserl sweep` (its runs replaced by a stand-in) ends with the post-hoc command."""
+    out = tmp_path / "runs"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "run_sweep", lambda spec, out, **_: SweepOutcome(finished=14))
+        assert cli.main(["sweep", name, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"{out}: 14 run(s) finished, 0 failed, 0 kept from before"
+    command = eval_command(name, "smoke", out)
+    assert printed[1:] == ([f"then, to complete the preset's design: {command}"] if then else [])
+
+
+def test_obando_analysis_preset_is_section_5s_design_and_a_cpu_study():
+    """Obando-Ceron et al. 2024, Sec. 5: DQN, Impala x3, dense vs 95% pruning on BeamRider,
+    Breakout, Enduro and VideoPinball, 5 seeds; the smoke scale is issue 16's CPU study."""
+    groups = expand(load_preset("obando2024-analysis", "full"))
+    assert sorted({g.env for g in groups}) == [
+        "ALE/BeamRider-v5",
+        "ALE/Breakout-v5",
+        "ALE/Enduro-v5",
+        "ALE/VideoPinball-v5",
+    ]
+    assert {(g.method, g.sparsities) for g in groups} == {("dense", ()), ("prune", (0.95,))}
+    assert all(g.agent_options["torso"] == "impala" for g in groups)
+    assert all(g.agent_options["width"] == 3.0 for g in groups)
+    assert len(planned_runs(groups)) == 4 * 2 * 5
+    assert all(g.steps == 10_000_000 and g.diagnostics_every == 1 for g in groups)
+    smoke = expand(load_preset("obando2024-analysis", "smoke"))
+    assert {(g.env, g.method, g.sparsities, g.seeds) for g in smoke} == {
+        ("Breakout-MinAtar", "dense", (), 3),
+        ("Breakout-MinAtar", "prune", (0.9,), 3),
+        ("Breakout-MinAtar", "rigl", (0.9,), 3),
+    }
+    assert all(g.diagnostics_every == 1 for g in smoke)
 
 
 def test_unknown_preset_or_scale_lists_the_allowed_ones():

@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sparserl.agents import AGENTS, AgentConfigError, make_agent, method_preset
+from sparserl.analysis.noise import DEFAULT_SIGMAS
+from sparserl.analysis.posthoc import (
+    MEASURE_OBSERVATIONS,
+    EvalConfigError,
+    EvalSettings,
+    evaluate_directory,
+)
 from sparserl.envs import ENVS, EnvConfigError, make_env
 from sparserl.experiment import agent_budget
 from sparserl.report import build as report_build
@@ -28,7 +35,14 @@ from sparserl.sparsity import (
     option_from_text,
 )
 from sparserl.sparsity.summary import mlp_shapes, spreads_unevenly, uniform_comparison
-from sparserl.sweeps import PRESETS, SCALES, SweepSpecError, load, load_preset
+from sparserl.sweeps import (
+    PRESETS,
+    SCALES,
+    SweepSpecError,
+    eval_command,
+    load,
+    load_preset,
+)
 from sparserl.sweeps.ray_backend import RayOptions
 from sparserl.sweeps.runner import BACKENDS, run_sweep
 from sparserl.train import TrainConfigError, TrainSpec, resolve, train
@@ -40,6 +54,7 @@ CONFIG_ERRORS = (
     EnvConfigError,
     TrainConfigError,
     SweepSpecError,
+    EvalConfigError,
     OutputError,  # an --out that cannot hold results, a directory in use, a full disk
 )
 
@@ -211,6 +226,8 @@ def _format_table(table: dict) -> str:
 
 
 def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
+    # the probe's options where given (TrainSpec holds their defaults)
+    probe = {k: getattr(args, k, None) for k in ("diagnostics_every", "diagnostics_batch")}
     return TrainSpec(
         agent=args.agent,
         env=args.env,
@@ -229,6 +246,7 @@ def _spec(args: argparse.Namespace, sparsities: tuple[float, ...]) -> TrainSpec:
         network_options=_network_options(args),
         actor_fraction=args.actor_fraction,
         save_networks_every=getattr(args, "save_networks_every", None),
+        **{k: v for k, v in probe.items() if v is not None},
     )
 
 
@@ -314,6 +332,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(
         f"{args.out}: {outcome.finished} run(s) finished, {outcome.failed} failed, "
         f"{outcome.kept} kept from before"
+    )
+    then = None if path.is_file() else eval_command(args.spec, args.scale, args.out)
+    if then is not None:  # the design's post-hoc evaluation (sweeps.presets.EVALUATIONS)
+        print(f"then, to complete the preset's design: {then}")
+    return 1 if outcome.failed else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate the saved networks of the finished runs under DIR (noise robustness and
+    measures on evaluation data), resuming whatever is there."""
+    settings = EvalSettings(args.sigmas, args.episodes, args.observations)
+    outcome = evaluate_directory(args.dir, settings)
+    print(
+        f"{args.dir}: {len(outcome.evaluated)} run(s) evaluated, {len(outcome.kept)} kept "
+        f"from before, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed"
     )
     return 1 if outcome.failed else 0
 
@@ -447,6 +480,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="also save every run's networks after every K-th evaluation (the final ones always)",
     )
+    trainer.add_argument(
+        "--diagnostics-every",
+        type=int,
+        metavar="K",
+        help="probe the networks (dormant neurons, srank, gradient SNR, norms, mask turnover, "
+        "Q statistics) at every K-th evaluation; 0: off (default: 1, every evaluation)",
+    )
+    trainer.add_argument(
+        "--diagnostics-batch",
+        type=int,
+        metavar="N",
+        help="examples in the probe's batch (default: the agent's training minibatch)",
+    )
     _add_agent_options(trainer)
     trainer.add_argument(
         "--sweep",
@@ -510,6 +556,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_build.add_arguments(report)
     report.set_defaults(run=report_build.run)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="evaluate saved networks: return under observation noise, dormant neurons, srank",
+        description="Evaluate the saved networks of every finished run under DIR (a run or a "
+        "sweep) without retraining: the return under observation noise N(0, sigma) for each "
+        "sigma (Graesser et al. 2022: integer pixel noise on Atari; noise scaled by each "
+        "dimension's spread elsewhere) and the dormant fraction, srank, parameter norm and Q "
+        "statistics on evaluation data, written to each run's analysis/ folder. Re-running "
+        "keeps runs evaluated with the same settings; runs without networks are skipped.",
+    )
+    evaluate.add_argument("dir", help="a run directory or a sweep directory")
+    evaluate.add_argument(
+        "--sigmas",
+        type=_float_list,
+        default=DEFAULT_SIGMAS,
+        metavar="S1,S2,...",
+        help="noise levels sigma >= 0, pixel values on Atari (default: "
+        f"{','.join(f'{s:g}' for s in DEFAULT_SIGMAS)}; Graesser et al. use 0 to 30)",
+    )
+    evaluate.add_argument(
+        "--episodes",
+        type=int,
+        help="episodes per noise level (default: each run's eval_episodes, so that sigma 0 "
+        "repeats its final evaluation)",
+    )
+    evaluate.add_argument(
+        "--observations",
+        type=int,
+        default=MEASURE_OBSERVATIONS,
+        help=f"evaluation observations the measures see (default {MEASURE_OBSERVATIONS})",
+    )
+    evaluate.set_defaults(run=cmd_eval)
     return parser
 
 

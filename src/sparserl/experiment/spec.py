@@ -34,7 +34,7 @@ from sparserl.nets.width import parameter_count, width_for_parameter_count
 from sparserl.replay.frames import STACK_SIZE
 from sparserl.sparsity import METHODS, SparseMethod, make_method, option_names
 from sparserl.types import PyTree
-from sparserl.validation import check_number, open_unit, positive
+from sparserl.validation import check_number, non_negative, open_unit, positive
 
 EVALUATIONS_BY_DEFAULT = 50  # the final score averages the last 10% of them: 5
 
@@ -71,6 +71,11 @@ class TrainSpec:
     actor_fraction: float | None = None
     # Save every run's networks after every k-th evaluation too (the final ones always).
     save_networks_every: int | None = None
+    # The in-loop probe (analysis.probe): at every k-th evaluation (0: off), on a batch of this
+    # many examples (None: the agent's training minibatch, see train.core.probing). Every
+    # evaluation by default: it costs ~1% of training time (benchmarks/diagnostics_cost.py).
+    diagnostics_every: int = 1
+    diagnostics_batch: int | None = None
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -85,6 +90,11 @@ def resolve(spec: TrainSpec) -> Plan:
     _positive_int("eval_episodes", spec.eval_episodes)
     if spec.save_networks_every is not None:
         _positive_int("save_networks_every", spec.save_networks_every)
+    check_number(
+        "diagnostics_every", spec.diagnostics_every, non_negative, TrainConfigError, integer=True
+    )
+    if spec.diagnostics_batch is not None:
+        _positive_int("diagnostics_batch", spec.diagnostics_batch)
     env = make_env(spec.env, {**env_preset(spec.agent, spec.preset), **spec.env_options})
     agent = make_agent(spec.agent, env, spec.preset, spec.agent_options)
     family = agent_family(agent, env)
@@ -345,6 +355,12 @@ def _resolve_actor_critic(spec: TrainSpec, env: Any, agent: Any, family: str) ->
         raise TrainConfigError(
             f"learning_starts {agent.config.learning_starts} >= steps {steps}: "
             "the agent would never learn"
+        )
+    rollout = agent.update_period
+    if family == ON_POLICY and (spec.diagnostics_batch or 0) > rollout:
+        raise TrainConfigError(
+            f"diagnostics_batch {spec.diagnostics_batch} is larger than the rollout the probe "
+            f"draws it from (num_envs * num_steps = {rollout}); choose one in [1, {rollout}]"
         )
     names = agent.network_names  # the agent's data (agents.register_agent)
     unknown = [n for n in spec.network_options if n not in names]

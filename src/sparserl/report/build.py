@@ -1,5 +1,6 @@
 """`sparserl report DIR`: load a sweep's runs, score the finished ones, and write the figures
-(PNG and SVG), a self-contained index.html and a Markdown summary into one directory."""
+(PNG and SVG), a self-contained index.html and a Markdown summary into one directory; with an
+analysis section when the runs recorded diagnostics, noise results or gradient cosines."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from sparserl.report import figures, html, tables
+from sparserl.report.analysis import CAPTIONS, TABLE_FILE, TABLE_NOTE, analysis_section
 from sparserl.report.curves import learning_curves
 from sparserl.report.groups import GroupError, finished_groups, unfinished
 from sparserl.report.scores import score_table
@@ -89,20 +91,27 @@ def write_report(
         "return_by_axis": figures.return_by_axis(table),
     }
     drawn = {name: fig for name, fig in drawn.items() if fig is not None}
+    analysis = analysis_section(directory, groups, evaluations, reps=reps, seed=seed)
     out = Path(out) if out is not None else directory / "report"
     out.mkdir(parents=True, exist_ok=True)  # only once everything is computed
     saved = {name: figures.save(fig, out, name) for name, fig in drawn.items()}
+    analysed = {name: figures.save(fig, out, name) for name, fig in analysis.figures.items()}
     score_cells = tables.score_cells(table)
     problem_cells = tables.problem_cells(unfinished(runs))
     table.to_csv(out / "scores.csv", index=False)
+    if not analysis.table.empty:
+        analysis.table.to_csv(out / TABLE_FILE, index=False)
 
     intro = _intro(directory, runs)
-    (out / "summary.md").write_text(_markdown(intro, saved, score_cells, problem_cells))
-    sections = [
-        (name.replace("_", " "), html.figure_html(png, svg, FIGURES[name]))
-        for name, (png, svg) in saved.items()
-    ]
+    analysis_text = _analysis_markdown(analysed, analysis.cells)
+    (out / "summary.md").write_text(
+        _markdown(intro, saved, score_cells, problem_cells, analysis_text)
+    )
+    sections = _figure_sections(saved, FIGURES)
     sections.append(("final scores and costs", html.section_table(score_cells, SCORES_NOTE)))
+    sections += _figure_sections(analysed, CAPTIONS)
+    if not analysis.cells.empty:
+        sections.append(("final diagnostics", html.section_table(analysis.cells, TABLE_NOTE)))
     sections.append(("runs not scored", _problems_html(problem_cells)))
     index = out / "index.html"
     index.write_text(html.page(f"sparserl report: {directory.name}", intro, sections))
@@ -117,6 +126,29 @@ def _intro(directory: Path, runs: pd.DataFrame) -> str:
     )
 
 
+def _figure_sections(
+    saved: dict[str, list[Path]], captions: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(heading, HTML) of each saved figure, with its caption."""
+    return [
+        (name.replace("_", " "), html.figure_html(png, svg, captions[name]))
+        for name, (png, svg) in saved.items()
+    ]
+
+
+def _analysis_markdown(saved: dict[str, list[Path]], cells: pd.DataFrame) -> str:
+    """The analysis part of the Markdown summary: its figure files and the final diagnostics;
+    nothing when the runs recorded no diagnostics, noise results or cosine matrices."""
+    if not saved and cells.empty:
+        return ""
+    parts = ["\n## Analysis\n\n"]
+    for name, (png, svg) in saved.items():
+        parts.append(f"- `{png.name}`, `{svg.name}`: {CAPTIONS[name]}\n")
+    if not cells.empty:
+        parts.append(f"\n### Final diagnostics\n\n{TABLE_NOTE}\n\n{tables.markdown(cells)}")
+    return "".join(parts)
+
+
 def _problems_html(cells: pd.DataFrame) -> str:
     if cells.empty:
         return "<p>Every run finished.</p>\n"
@@ -124,13 +156,19 @@ def _problems_html(cells: pd.DataFrame) -> str:
 
 
 def _markdown(
-    intro: str, saved: dict[str, list[Path]], scores: pd.DataFrame, problems: pd.DataFrame
+    intro: str,
+    saved: dict[str, list[Path]],
+    scores: pd.DataFrame,
+    problems: pd.DataFrame,
+    analysis: str,
 ) -> str:
-    """The Markdown summary: the intro, the figure files, the score table and skipped runs."""
+    """The Markdown summary: the intro, the figure files, the score table, the `analysis`
+    part and skipped runs."""
     parts = [f"# sparserl report\n\n{intro}\n\n## Figures\n"]
     for name, (png, svg) in saved.items():
         parts.append(f"- `{png.name}`, `{svg.name}`: {FIGURES[name]}\n")
     parts.append(f"\n## Final scores and costs\n\n{SCORES_NOTE}\n\n{tables.markdown(scores)}")
+    parts.append(analysis)
     parts.append("\n## Runs not scored\n\n")
     parts.append(tables.markdown(problems) if len(problems) else "Every run finished.\n")
     return "".join(parts)

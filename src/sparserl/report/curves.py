@@ -1,7 +1,10 @@
-"""Learning curves of the finished runs: evaluation return against env steps per (env, group),
-the mean over seeds with a 95% percentile-bootstrap CI of that mean."""
+"""Curves over seeds: a value against a position (env steps, noise level) per compared group,
+the mean over seeds with a 95% percentile-bootstrap CI of that mean. Learning curves are the
+evaluation return against env steps."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,25 +24,48 @@ def learning_curves(
     setting, label, sparsity, step, seeds, mean, low, high."""
     runs = groups[["run_id", "env", "group", "setting", "label", "sparsity"]]
     curves = evaluations[["run_id", "step", "eval_return"]].merge(runs, on="run_id")
+    return mean_curves(
+        curves,
+        ["env", "group"],
+        "step",
+        "eval_return",
+        reps=reps,
+        seed=seed,
+        confidence=confidence,
+    )
+
+
+def mean_curves(
+    rows: pd.DataFrame,
+    keys: Sequence[str],
+    position: str,
+    value: str,
+    *,
+    reps: int = DEFAULT_REPS,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """One row per (`keys`..., `position`) that every run (run_id) of the keys has a `value`
+    at: the keys, setting, label, sparsity (of the keys' first row), `position`, seeds, mean,
+    low, high. One generator seeded by `seed` draws the keys' bootstrap samples in order."""
     rng = np.random.default_rng(seed)
     tail = 100 * (1 - confidence) / 2
     frames = []
-    for (env, group), rows in curves.groupby(["env", "group"], sort=True):
-        returns = rows.pivot(index="run_id", columns="step", values="eval_return").dropna(axis=1)
-        values = returns.to_numpy(float)  # [seeds, steps]
+    for key, own in rows.groupby(list(keys), sort=True):
+        table = own.pivot(index="run_id", columns=position, values=value).dropna(axis=1)
+        values = table.to_numpy(float)  # [seeds, positions]
         draws = rng.integers(0, len(values), size=(reps, len(values)))
-        means = values[draws].mean(axis=1)  # [reps, steps]
+        means = values[draws].mean(axis=1)  # [reps, positions]
         low, high = np.percentile(means, [tail, 100 - tail], axis=0)
-        first = rows.iloc[0]
+        first = own.iloc[0]
         frames.append(
             pd.DataFrame(
                 {
-                    "env": env,
-                    "group": group,
+                    **dict(zip(keys, key, strict=True)),
                     "setting": first["setting"],
                     "label": first["label"],
                     "sparsity": first["sparsity"],
-                    "step": returns.columns.to_numpy(),
+                    position: table.columns.to_numpy(),
                     "seeds": len(values),
                     "mean": values.mean(axis=0),
                     "low": low,

@@ -29,6 +29,9 @@ from sparserl.report.style import line_styles, method_colours, method_key  # noq
 PANEL_SIZE = (4.4, 3.4)  # inches per panel
 MAX_COLUMNS = 3
 DODGE = 0.07  # horizontal offset between methods at one sparsity, in category widths
+# The (estimate, low, high) columns of the score table's two intervals.
+SCORE = ("score_iqm", "score_low", "score_high")
+RETURN = ("return_iqm", "return_low", "return_high")
 
 
 def save(fig: Figure, directory: Path, name: str) -> list[Path]:
@@ -44,39 +47,15 @@ def iqm_by_sparsity(table: pd.DataFrame) -> Figure:
     """Normalised-score IQM with 95% CIs per method at each sparsity, one panel over all envs
     (if aggregated) and one per env, per setting; groups without a sparsity (dense, a wider
     dense) are horizontal bands, sparse runs without a target level sit at the one reached."""
-    panels = _panel_keys(table)
+    panels = panel_keys(table)
     colours = method_colours(table["method"])
-    fig, axes = _panels(len(panels))
+    fig, axes = panel_grid(len(panels))
     for ax, (env, setting) in zip(axes, panels, strict=False):
-        rows = _panel_rows(table, env, setting)
-        rows = rows.assign(_x=rows["sparsity"].fillna(rows["measured_sparsity"]))
-        levels = sorted(rows["_x"].dropna().unique())
-        for _, line in rows[rows["_x"].isna()].iterrows():
-            colour = colours[line["method"]]
-            style = "-" if line["method"] == DENSE else "--"
-            ax.axhline(line["score_iqm"], color=colour, lw=1.2, ls=style, label=line["method"])
-            ax.axhspan(line["score_low"], line["score_high"], color=colour, alpha=0.1)
-        points = rows.dropna(subset=["_x"])
-        sparse = [label for label in colours if (points["method"] == label).any()]
-        for i, label in enumerate(sparse):
-            own = points[points["method"] == label].sort_values("_x")
-            x = np.searchsorted(levels, own["_x"]) + DODGE * (i - (len(sparse) - 1) / 2)
-            ax.errorbar(
-                x,
-                own["score_iqm"],
-                yerr=_error(own, "score"),
-                color=colours[label],
-                marker="s" if label == MATCHED else "o",
-                linestyle=":" if label == MATCHED else "-",
-                capsize=3,
-                label=label,
-            )
-        ax.set_xticks(range(len(levels)), [f"{s:g}" for s in levels])
-        ax.set_xlim(-0.5, max(len(levels), 1) - 0.5)
-        ax.set_xlabel("sparsity (fraction of weights removed)")
+        rows = panel_rows(table, env, setting)
+        draw_by_sparsity(ax, rows, colours, "method", SCORE)
         ax.set_ylabel("normalised score: IQM, 95% CI")
-        ax.set_title(_title(env, setting, scheme_names(rows["scheme"].iloc[0])), fontsize=10)
-    _legend(fig, axes)
+        ax.set_title(panel_title(env, setting, scheme_names(rows["scheme"].iloc[0])), fontsize=10)
+    figure_legend(fig, axes)
     return fig
 
 
@@ -85,11 +64,11 @@ def return_vs_parameters(table: pd.DataFrame) -> Figure:
     point marked with its sparsity; dense is a star with a dashed line, matched dense grey
     squares."""
     rows = table[table["env"] != ALL_ENVS]
-    panels = _panel_keys(rows)
+    panels = panel_keys(rows)
     colours = method_colours(rows["method"])
-    fig, axes = _panels(len(panels))
+    fig, axes = panel_grid(len(panels))
     for ax, (env, setting) in zip(axes, panels, strict=False):
-        env_rows = _panel_rows(rows, env, setting)
+        env_rows = panel_rows(rows, env, setting)
         for label, colour in colours.items():
             points = env_rows[env_rows["method"] == label].sort_values("parameters")
             if points.empty:
@@ -97,7 +76,7 @@ def return_vs_parameters(table: pd.DataFrame) -> Figure:
             ax.errorbar(
                 points["parameters"],
                 points["return_iqm"],
-                yerr=_error(points, "return"),
+                yerr=error_bars(points, RETURN),
                 color=colour,
                 marker={DENSE: "*", MATCHED: "s"}.get(label, "o"),
                 markersize=11 if label == DENSE else 6,
@@ -129,32 +108,25 @@ def return_vs_parameters(table: pd.DataFrame) -> Figure:
         ax.tick_params(axis="x", which="both", labelsize=8)
         ax.set_xlabel("parameters (count, log scale)")
         ax.set_ylabel("final return: IQM over seeds, 95% CI")
-        ax.set_title(_title(env, setting), fontsize=10)
-    _legend(fig, axes)
+        ax.set_title(panel_title(env, setting), fontsize=10)
+    figure_legend(fig, axes)
     return fig
 
 
 def learning_curves_figure(curves: pd.DataFrame) -> Figure:
     """Evaluation return against env steps, one panel per env and setting: colour per
     method, line style per sparsity, the mean over seeds with its 95% bootstrap CI shaded."""
-    panels = _panel_keys(curves)
+    panels = panel_keys(curves)
     colours = method_colours(curves["label"])
     styles = line_styles(curves["sparsity"])
-    fig, axes = _panels(len(panels))
+    fig, axes = panel_grid(len(panels))
     for ax, (env, setting) in zip(axes, panels, strict=False):
-        rows = _panel_rows(curves, env, setting)
-        for group, curve in sorted(rows.groupby("group"), key=lambda item: _order(item[1])):
-            first = curve.iloc[0]
-            colour = colours[first["label"]]
-            style = styles.get(first["sparsity"], "-")
-            name = f"{group} (n={first['seeds']})"
-            ax.plot(curve["step"], curve["mean"], color=colour, linestyle=style, label=name)
-            ax.fill_between(curve["step"], curve["low"], curve["high"], color=colour, alpha=0.12)
+        draw_curves(ax, panel_rows(curves, env, setting), "step", colours, styles)
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation return: mean, 95% CI")
-        ax.set_title(_title(env, setting), fontsize=10)
-    _legend(fig, axes)
+        ax.set_title(panel_title(env, setting), fontsize=10)
+    figure_legend(fig, axes)
     return fig
 
 
@@ -171,7 +143,7 @@ def return_by_axis(table: pd.DataFrame) -> Figure | None:
     ]
     if not panels:
         return None
-    fig, axes = _panels(len(panels))
+    fig, axes = panel_grid(len(panels))
     styles = line_styles(rows["sparsity"])
     for ax, (column, env) in zip(axes, panels, strict=False):
         points = rows[(rows["env"] == env) & rows[column].notna()]
@@ -188,7 +160,7 @@ def return_by_axis(table: pd.DataFrame) -> Figure | None:
             ax.errorbar(
                 line["_x"],
                 line["return_iqm"],
-                yerr=_error(line, "return"),
+                yerr=error_bars(line, RETURN),
                 color=colours[first["_colour"]],
                 linestyle=styles.get(first["sparsity"], "-"),
                 marker="o",
@@ -200,7 +172,7 @@ def return_by_axis(table: pd.DataFrame) -> Figure | None:
         ax.set_xlabel(column.removeprefix(AXIS_PREFIX))
         ax.set_ylabel("final return: IQM over seeds, 95% CI")
         ax.set_title(env, fontsize=10)
-    _legend(fig, axes)
+    figure_legend(fig, axes)
     return fig
 
 
@@ -213,20 +185,78 @@ def _tick(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _panel_keys(table: pd.DataFrame) -> list[tuple[str, str]]:
+def panel_keys(table: pd.DataFrame) -> list[tuple[str, str]]:
     """(env, setting) of every panel: all envs first, then each env; settings in order."""
     keys = sorted(set(zip(table["env"], table["setting"], strict=True)))
     return sorted(keys, key=lambda key: (key[0] != ALL_ENVS, key))
 
 
-def _panel_rows(table: pd.DataFrame, env: str, setting: str) -> pd.DataFrame:
+def panel_rows(table: pd.DataFrame, env: str, setting: str) -> pd.DataFrame:
     return table[(table["env"] == env) & (table["setting"] == setting)]
 
 
-def _title(env: str, setting: str, note: str = "") -> str:
+def panel_title(env: str, setting: str, note: str = "") -> str:
     """The panel title: env, then its setting and a note (the normalisation) if any."""
     lines = [env, setting, f"({note})" if note else ""]
     return "\n".join(line for line in lines if line)
+
+
+def draw_by_sparsity(
+    ax: plt.Axes,
+    rows: pd.DataFrame,
+    colours: dict[str, str],
+    label: str,
+    columns: tuple[str, str, str],
+) -> None:
+    """One panel's estimates (`columns`: estimate, low, high) per `label` value at each
+    sparsity on a categorical axis, methods dodged apart; rows without a sparsity (dense, a
+    wider dense) are horizontal lines with their CI band, sparse rows without a target level
+    sit at the one reached."""
+    estimate, low, high = columns
+    rows = rows.assign(_x=rows["sparsity"].fillna(rows["measured_sparsity"]))
+    levels = sorted(rows["_x"].dropna().unique())
+    for _, line in rows[rows["_x"].isna()].iterrows():
+        colour = colours[line[label]]
+        style = "-" if line[label] == DENSE else "--"
+        ax.axhline(line[estimate], color=colour, lw=1.2, ls=style, label=line[label])
+        ax.axhspan(line[low], line[high], color=colour, alpha=0.1)
+    points = rows.dropna(subset=["_x"])
+    sparse = [name for name in colours if (points[label] == name).any()]
+    for i, name in enumerate(sparse):
+        own = points[points[label] == name].sort_values("_x")
+        x = np.searchsorted(levels, own["_x"]) + DODGE * (i - (len(sparse) - 1) / 2)
+        ax.errorbar(
+            x,
+            own[estimate],
+            yerr=error_bars(own, columns),
+            color=colours[name],
+            marker="s" if name == MATCHED else "o",
+            linestyle=":" if name == MATCHED else "-",
+            capsize=3,
+            label=name,
+        )
+    ax.set_xticks(range(len(levels)), [f"{s:g}" for s in levels])
+    ax.set_xlim(-0.5, max(len(levels), 1) - 0.5)
+    ax.set_xlabel("sparsity (fraction of weights removed)")
+
+
+def draw_curves(
+    ax: plt.Axes,
+    curves: pd.DataFrame,
+    position: str,
+    colours: dict[str, str],
+    styles: dict[float, str | tuple],
+) -> None:
+    """One line per group of `curves` (`curves.mean_curves` rows of one panel) against
+    `position`, named 'group (n=seeds)', with its CI shaded; colour per label, line style per
+    sparsity, groups in the methods' fixed order."""
+    for group, curve in sorted(curves.groupby("group"), key=lambda item: _order(item[1])):
+        first = curve.iloc[0]
+        colour = colours[first["label"]]
+        style = styles.get(first["sparsity"], "-")
+        name = f"{group} (n={first['seeds']})"
+        ax.plot(curve[position], curve["mean"], color=colour, linestyle=style, label=name)
+        ax.fill_between(curve[position], curve["low"], curve["high"], color=colour, alpha=0.12)
 
 
 def _order(rows: pd.DataFrame) -> tuple:
@@ -234,14 +264,14 @@ def _order(rows: pd.DataFrame) -> tuple:
     return method_key(first["label"]), np.nan_to_num(first["sparsity"], nan=-1.0)
 
 
-def _error(points: pd.DataFrame, prefix: str) -> np.ndarray:
-    """[2, n] distances from each IQM down to its CI's low end and up to its high end."""
-    iqm = points[f"{prefix}_iqm"].to_numpy(float)
-    low, high = points[f"{prefix}_low"].to_numpy(float), points[f"{prefix}_high"].to_numpy(float)
-    return np.clip(np.stack([iqm - low, high - iqm]), 0.0, None)
+def error_bars(points: pd.DataFrame, columns: tuple[str, str, str]) -> np.ndarray:
+    """[2, n] distances from each estimate down to its CI's low end and up to its high end;
+    `columns`: the (estimate, low, high) columns of `points`."""
+    estimate, low, high = (points[c].to_numpy(float) for c in columns)
+    return np.clip(np.stack([estimate - low, high - estimate]), 0.0, None)
 
 
-def _panels(count: int) -> tuple[Figure, list[plt.Axes]]:
+def panel_grid(count: int) -> tuple[Figure, list[plt.Axes]]:
     """A figure with `count` panels in rows of at most MAX_COLUMNS; spare axes hidden."""
     columns = min(count, MAX_COLUMNS)
     rows = -(-count // columns)
@@ -260,7 +290,7 @@ def _panels(count: int) -> tuple[Figure, list[plt.Axes]]:
     return fig, flat[:count]
 
 
-def _legend(fig: Figure, axes: list[plt.Axes]) -> None:
+def figure_legend(fig: Figure, axes: list[plt.Axes]) -> None:
     """One legend for the figure, right of the panels, each label once."""
     entries: dict[str, object] = {}
     for ax in axes:

@@ -17,8 +17,12 @@ _LAZY = {
     "load_networks": "networks",
     "save_networks": "networks",
     "saved_steps": "networks",
+    "load_gradient_cosines": "cosines",
+    "save_gradient_cosines": "cosines",
     "LoadedRun": "policy",
     "evaluate": "policy",
+    "evaluate_run": "policy",
+    "evaluation_observations": "policy",
     "load_policy": "policy",
     "load_run": "policy",
 }

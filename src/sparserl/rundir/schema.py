@@ -52,6 +52,51 @@ ACTIVE = "active/"  # + layer: the layer's mask count (its size for a dense laye
 DENSITY = "density/"  # + layer: active / the layer's dense size
 LEGACY_ACTIVE = "nonzeros/"  # format 0's name of the ACTIVE columns; renamed on read
 
+# ---- metrics.csv: diagnostics of the in-loop probe (analysis.probe), last ---------------------
+# Column `diag/<network>/<measure>`, per layer `diag/<network>/<measure>/<layer>`; network: the
+# agent's network name (online; actor, critic). Absent when diagnostics are off; empty in the
+# rows of evaluations without a probe (the cadence, or before learning starts).
+DIAGNOSTICS = "diag/"
+DORMANT_FRACTION = "dormant_fraction"  # tau-dormant neurons over all hidden layers, per layer
+SRANK = "srank"  # effective rank of the last hidden layer's features (an integer)
+GRADIENT_SNR = "gradient_snr"  # mean |mean| / std of per-example gradients, active weights
+PARAMETER_NORM = "parameter_norm"  # global L2 norm of the masked weights
+MASK_TURNOVER = "mask_turnover"  # per layer only: active connections new since the last probe
+Q_STATISTICS = ("q_mean", "q_variance", "q_norm", "q_target_variance")  # Q networks, critics
+# Per-layer names: dormant fractions by hidden layer in forward order (hidden0, hidden1, ...),
+# mask turnover by kernel name (sparsity.masks.kernel_name, as in active/<layer>).
+HIDDEN_LAYER = "hidden"
+
+
+def diagnostic_key(measure: str, layer: str | int | None = None) -> str:
+    """A probe measure's name within its network: `measure`, or `measure/<layer>` (an integer
+    layer is a hidden layer's index: hidden<i>)."""
+    if layer is None:
+        return measure
+    return f"{measure}/{HIDDEN_LAYER}{layer}" if isinstance(layer, int) else f"{measure}/{layer}"
+
+
+def diagnostic_column(network: str, key: str) -> str:
+    """The metrics.csv column of network `network`'s probe measure `key` (`diagnostic_key`)."""
+    return f"{DIAGNOSTICS}{network}/{key}"
+
+
+# ---- gradient cosine matrices: a few probes' [N, N] matrices, one file each ----------------
+# An npz of {network: float32 [N, N]} (N: the probe batch), at the first probe after learning
+# starts, the probe nearest the middle of training and the last one.
+_GRADIENT_COSINE = re.compile(r"gradient_cosine_step(\d+)\.npz")
+
+
+def gradient_cosine_file(step: int) -> str:
+    """The file of the gradient cosine matrices of the probe at evaluation step `step`."""
+    return f"gradient_cosine_step{step}.npz"
+
+
+def gradient_cosine_step(name: str) -> int | None:
+    """The step of a gradient cosine file named `name`, or None for any other file."""
+    match = _GRADIENT_COSINE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
 
 # ---- summary.json ------------------------------------------------------------------------------
 FINISHED, FAILED = "finished", "failed"  # its "status"
@@ -92,3 +137,14 @@ def version_problem(data: dict[str, Any]) -> str | None:
             f"(0 to {FORMAT_VERSION}); upgrade sparserl"
         )
     return None
+
+
+# ---- post-hoc evaluation (`sparserl eval`), in <run>/analysis/ --------------------------------
+ANALYSIS = "analysis"  # the folder beside a run's files
+NOISE = f"{ANALYSIS}/noise.csv"  # one row per noise level: NOISE_COLUMNS
+NOISE_SIGMA, NOISE_EPISODES = "sigma", "episodes"
+NOISE_COLUMNS = (NOISE_SIGMA, EVAL_RETURN, NOISE_EPISODES)
+EVAL_MEASURES = f"{ANALYSIS}/measures.json"  # {"networks": {name: {measure: value}}}
+# Written last, with the settings the results were computed with: the evaluation is done for
+# those settings when it is there (a re-run with other settings recomputes).
+EVAL_SETTINGS = f"{ANALYSIS}/eval.json"

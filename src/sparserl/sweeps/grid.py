@@ -102,6 +102,8 @@ def _groups(
         sweep=dict(spec.sweep),
         actor_fraction=axes.get(ACTOR_FRACTION),
         save_networks_every=spec.save_networks_every,
+        diagnostics_every=spec.diagnostics_every,
+        diagnostics_batch=spec.diagnostics_batch,
         axes=axes,
     )
     if entry.match_sparsity:

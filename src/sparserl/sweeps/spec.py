@@ -13,7 +13,7 @@ import yaml
 
 from sparserl.agents import AGENTS, SWEEPABLE, AgentConfigError, agent_config, agent_entry
 from sparserl.envs import ENVS
-from sparserl.experiment import GRID_OPTIONS
+from sparserl.experiment import GRID_OPTIONS, TrainSpec
 from sparserl.sparsity import (
     METHODS,
     SPARSITY_RANGE,
@@ -21,7 +21,7 @@ from sparserl.sparsity import (
     check_option,
     option_names,
 )
-from sparserl.validation import check_value, is_a, open_unit, positive
+from sparserl.validation import check_value, is_a, non_negative, open_unit, positive
 
 # Every top-level key with the type it takes, for the error messages (the registries' names
 # are listed where a name is unknown, so agents and methods registered later are included).
@@ -43,6 +43,9 @@ KEYS: dict[str, str] = {
     "max_runs_per_group": "a positive integer: the most runs one program holds (device memory)",
     "save_networks_every": "a positive integer: also save every run's networks after every k-th "
     "evaluation",
+    "diagnostics_every": "a non-negative integer: probe the networks at every k-th evaluation "
+    "(0: off)",
+    "diagnostics_batch": "a positive integer: examples in the probe's batch",
     "axes": "a mapping from agent options, sparse-method options or 'actor_fraction' to non-empty "
     "lists of values: one group (its own program) per value",
 }
@@ -90,6 +93,10 @@ class SweepSpec:
     axes: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
     # Also save every run's networks after every k-th evaluation (the final ones always).
     save_networks_every: int | None = None
+    # The in-loop probe: every k-th evaluation (0: off) on this many examples (None: the
+    # agent's training minibatch); TrainSpec's defaults.
+    diagnostics_every: int = TrainSpec.diagnostics_every
+    diagnostics_batch: int | None = None
 
     def steps_for(self, agent: str, env: str) -> int:
         """Env steps of `agent` on `env`: the env's entry, else the agent's, else the default."""
@@ -114,6 +121,12 @@ def _fail(key: str, value: Any, expected: str) -> SweepSpecError:
 def _positive_int(key: str, value: Any) -> int:
     if not is_a(int, value) or not positive(value):
         raise _fail(key, value, "a positive integer")
+    return value
+
+
+def _non_negative_int(key: str, value: Any) -> int:
+    if not is_a(int, value) or not non_negative(value):
+        raise _fail(key, value, "a non-negative integer")
     return value
 
 
@@ -344,6 +357,10 @@ def parse(data: Mapping[str, Any]) -> SweepSpec:
         sweep=_sweep(data.get("sweep", {}), agents),
         max_runs_per_group=_optional_positive_int(data, "max_runs_per_group"),
         save_networks_every=_optional_positive_int(data, "save_networks_every"),
+        diagnostics_every=_non_negative_int(
+            "diagnostics_every", data.get("diagnostics_every", TrainSpec.diagnostics_every)
+        ),
+        diagnostics_batch=_optional_positive_int(data, "diagnostics_batch"),
     )
     return dataclasses.replace(spec, axes=_axes(data.get("axes", {}), spec))
 

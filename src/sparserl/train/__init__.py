@@ -22,6 +22,7 @@ from sparserl.experiment import (
 from sparserl.train.acting import env_actions, evaluation_actions, greedy_actions, to_action_box
 from sparserl.train.core.evaluation import evaluate_episodes
 from sparserl.train.core.networks import NetState, NetworkTrainer
+from sparserl.train.core.probing import Diagnostics, diagnostics_of, probe_key
 from sparserl.train.on_policy.program import RunningStats
 from sparserl.train.run import RunResult, final_score, train
 from sparserl.train.runner import LOOPS, Loop, Runner, make_program, make_runner, run_points
@@ -29,6 +30,7 @@ from sparserl.train.runner import LOOPS, Loop, Runner, make_program, make_runner
 __all__ = [
     "FAMILIES",
     "ONLINE",
+    "Diagnostics",
     "LOOPS",
     "Loop",
     "NetState",
@@ -42,6 +44,7 @@ __all__ = [
     "TrainSpec",
     "agent_budget",
     "agent_family",
+    "diagnostics_of",
     "env_actions",
     "evaluate_episodes",
     "evaluation_actions",
@@ -51,6 +54,7 @@ __all__ = [
     "make_program",
     "make_runner",
     "network_budget",
+    "probe_key",
     "resolve",
     "run_id",
     "run_points",

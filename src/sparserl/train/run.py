@@ -17,6 +17,7 @@ from sparserl.agents import env_preset
 from sparserl.experiment.plan import ONLINE, Plan, RunPlan
 from sparserl.experiment.spec import TrainSpec, resolve
 from sparserl.rundir.atomic import write_csv, write_json
+from sparserl.rundir.cosines import save_gradient_cosines
 from sparserl.rundir.networks import NetworkWriter, initial_params
 from sparserl.rundir.schema import (
     ACTIVE,
@@ -30,8 +31,10 @@ from sparserl.rundir.schema import (
     STEP,
     SUMMARY,
     TRAINING_COLUMNS,
+    diagnostic_column,
 )
 from sparserl.train.checkpoint import Checkpointer, CheckpointError, HistoryEntry, restore
+from sparserl.train.core.probing import DIAGNOSTICS_KEY, GRADIENT_COSINE_KEY, diagnostics_of
 from sparserl.train.lock import hold
 from sparserl.train.progress import Progress
 from sparserl.train.runner import Runner, make_runner
@@ -75,11 +78,13 @@ def _run_phase(
         chunks = steps // interval
         for chunk in range(len(history), chunks):
             metrics = runner.chunk(chunk)
+            # kept out of the history (and checkpoints): written once, beside each run
+            cosines = metrics.pop(GRADIENT_COSINE_KEY, {})
             done = (chunk + 1) * interval
             history.append((done, time.perf_counter(), metrics))
             shown.update(done, float(np.mean(metrics["eval_return"])))
             if on_chunk is not None:
-                on_chunk(history)
+                on_chunk(history, cosines)
             if chunk + 1 < chunks:
                 saver.maybe_save(runner, history)
     finally:  # host runners own environments
@@ -247,13 +252,24 @@ def _metric_rows(history, index: int, sizes: _LayerSizes, t0: float):
         }
         row.update({f"{ACTIVE}{k}": active[k] for k in active})
         row.update({f"{DENSITY}{k}": active[k] / dense_weights[k] for k in active})
+        row.update(_diagnostics(metrics.get(DIAGNOSTICS_KEY, {}), index))
         rows.append(row)
     return rows
 
 
+def _diagnostics(probed: dict[str, dict[str, np.ndarray]], index: int) -> dict[str, Any]:
+    """Run `index`'s probe measures as metrics columns (none for a chunk without a probe);
+    integer measures (srank) stay integers (arrays, or lists from a checkpoint's history)."""
+    return {
+        diagnostic_column(network, key): np.asarray(value)[index].item()
+        for network, measures in probed.items()
+        for key, value in measures.items()
+    }
+
+
 def _config(plan: Plan, run: RunPlan) -> dict[str, Any]:
     """A run's config.json: what the plan decided for it."""
-    spec = plan.spec
+    spec, probe = plan.spec, diagnostics_of(plan)
     one_network = plan.networks == (ONLINE,)
     if one_network:
         method = dataclasses.asdict(run.methods[ONLINE])
@@ -280,6 +296,9 @@ def _config(plan: Plan, run: RunPlan) -> dict[str, Any]:
         "method_config": method,
         # the method of each phase (of the last network: the critic of an actor-critic agent)
         "phases": [list(phase.values())[-1].name for phase in plan.phases],
+        # the in-loop probe: every k-th evaluation (0: off), on this many examples
+        "diagnostics_every": spec.diagnostics_every,
+        "diagnostics_batch": None if probe is None else probe.batch_size,
         "versions": versions(),
     }
 
@@ -298,16 +317,21 @@ def _write_all(
     saver: _Saver,
     networks: NetworkWriter,
     history: list[HistoryEntry],
+    cosines: dict[str, np.ndarray],
 ) -> None:
     """Rewrite each run's config and metrics after every chunk (atomic, so always valid); the
-    config after the first chunk, or the first after a resume if it is missing; the networks
-    when due (the final ones before the summary marks the run finished)."""
+    config after the first chunk, or the first after a resume if it is missing; the chunk's
+    gradient cosine matrices ({network: [R, N, N]}) if it saved any; the networks when due
+    (the final ones before the summary marks the run finished)."""
     t0 = saver.t0
     directories = output.directories(plan)
     for run, directory in directories:
         if len(history) == 1 or not (directory / CONFIG).is_file():
             write_json(directory / CONFIG, _config(plan, run))
         write_csv(directory / METRICS, _metric_rows(history, run.index, sizes, t0))
+        if cosines:
+            matrices = {name: m[run.index] for name, m in cosines.items()}
+            save_gradient_cosines(directory, history[-1][0], matrices)
     if networks.due(len(history)):
         networks.write([(run.index, d) for run, d in directories], len(history), history[-1][0])
 

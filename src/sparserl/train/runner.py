@@ -16,6 +16,7 @@ from sparserl.sparsity import SparseMethod
 from sparserl.train.core.jax_env_runner import JaxEnvRunner
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
+from sparserl.train.core.probing import diagnostics_of
 from sparserl.train.off_policy.program import OffPolicyProgram
 from sparserl.train.off_policy.runner import OffPolicyHostRunner
 from sparserl.train.on_policy.program import OnPolicyProgram
@@ -64,15 +65,24 @@ def _seeds(plan: Plan) -> list[int]:
 
 def _value_program(program_cls: type) -> Callable[[Plan, dict[str, SparseMethod]], Any]:
     def build(plan: Plan, methods: dict[str, SparseMethod]) -> Any:
-        return program_cls(plan.agent, plan.env, methods[ONLINE], plan.spec.eval_episodes)
+        spec = plan.spec
+        return program_cls(
+            plan.agent, plan.env, methods[ONLINE], spec.eval_episodes, diagnostics_of(plan)
+        )
 
     return build
 
 
 def _actor_critic_program(program_cls: type) -> Callable[[Plan, dict[str, SparseMethod]], Any]:
     def build(plan: Plan, methods: dict[str, SparseMethod]) -> Any:
+        spec = plan.spec
         return program_cls(
-            plan.agent, plan.env, tuple(methods.items()), plan.spec.eval_episodes, plan.spec.steps
+            plan.agent,
+            plan.env,
+            tuple(methods.items()),
+            spec.eval_episodes,
+            spec.steps,
+            diagnostics_of(plan),
         )
 
     return build

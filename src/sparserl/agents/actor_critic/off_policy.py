@@ -95,16 +95,74 @@ class OffPolicyAgent:
         counts critic updates from 1."""
         raise NotImplementedError
 
+    # ---- the probe's hooks (analysis.probe through the training programs) -------------------
+    def network_inputs(self, batch: dict) -> dict[str, tuple[jax.Array, ...]]:
+        """Each network's inputs on a batch: the actor sees obs, the critic obs and action."""
+        return {"actor": (batch["obs"],), "critic": (batch["obs"], batch["action"])}
+
+    def probe_batch(
+        self, params: dict[str, PyTree], targets: dict[str, PyTree], extra: PyTree, batch, key
+    ) -> dict:
+        """The batch with what `per_example_losses` needs besides the networks being
+        differentiated: the critic's targets (`target`, as an update computes them), the
+        temperature (`alpha`, 0 without one) and one key per example (`key`)."""
+        target_key, example_key = jax.random.split(key)
+        size = batch["obs"].shape[0]
+        alpha = self.temperature(extra)
+        return {
+            **batch,
+            "target": self.critic_targets(params, targets, extra, batch, target_key),
+            "alpha": jnp.broadcast_to(alpha, (size,)),
+            "key": jax.random.split(example_key, size),
+        }
+
+    def per_example_losses(self, params: dict[str, PyTree], batch: dict) -> dict[str, jax.Array]:
+        """Each network's own loss per example [B] of a `probe_batch`: the twin TD errors of
+        the critic, the actor's objective at the critic (its key: the first example's)."""
+        errors = self.twin_td_errors(params["critic"], batch, batch["target"])
+        actor = self.actor_objective(params, batch["alpha"][0], batch["obs"], batch["key"][0])
+        return {"critic": errors[0] + errors[1], "actor": actor}
+
+    def value_estimates(
+        self, params: dict[str, PyTree], batch: dict
+    ) -> dict[str, tuple[jax.Array, jax.Array]]:
+        """{critic: (both heads' Q estimates [2B] at the batch's actions, targets [B])} of a
+        `probe_batch`."""
+        q1, q2 = self.networks["critic"].apply(params["critic"], batch["obs"], batch["action"])
+        return {"critic": (jnp.concatenate([q1, q2]), batch["target"])}
+
+    def temperature(self, extra: PyTree) -> jax.Array:
+        """The entropy temperature alpha (SAC's), 0 for agents without one."""
+        return jnp.zeros((), jnp.float32)
+
+    def critic_targets(
+        self, params: dict[str, PyTree], targets: dict[str, PyTree], extra: PyTree, batch, key
+    ) -> jax.Array:
+        """The critic's regression targets [B] on a batch, as an update draws them with `key`."""
+        raise NotImplementedError
+
+    def actor_objective(
+        self, params: dict[str, PyTree], alpha: jax.Array, obs: jax.Array, key: jax.Array
+    ) -> jax.Array:
+        """The actor's loss per example [B] at `obs` (its mean is what an update minimises)."""
+        raise NotImplementedError
+
+    # ---- losses shared by SAC and TD3 -------------------------------------------------------
     def critic_target(self, critic_target_params: PyTree, batch: dict, next_action, bonus=0.0):
         """r + discount * (min of the twin target Qs at (s', a') + bonus), without gradient."""
         q1, q2 = self.networks["critic"].apply(critic_target_params, batch["next_obs"], next_action)
         target = batch["return"] + batch["discount"] * (jnp.minimum(q1, q2) + bonus)
         return jax.lax.stop_gradient(target)
 
+    def twin_td_errors(self, critic_params: PyTree, batch: dict, target: jax.Array):
+        """Both critics' squared TD errors per example, ([B], [B])."""
+        q1, q2 = self.networks["critic"].apply(critic_params, batch["obs"], batch["action"])
+        return (q1 - target) ** 2, (q2 - target) ** 2
+
     def twin_critic_loss(self, critic_params: PyTree, batch: dict, target: jax.Array):
         """Sum of both critics' mean squared TD errors (Fujimoto et al. 2018)."""
-        q1, q2 = self.networks["critic"].apply(critic_params, batch["obs"], batch["action"])
-        return jnp.mean((q1 - target) ** 2) + jnp.mean((q2 - target) ** 2)
+        errors1, errors2 = self.twin_td_errors(critic_params, batch, target)
+        return jnp.mean(errors1) + jnp.mean(errors2)
 
 
 def weighted(value: jax.Array, weight: float | jax.Array = 1.0) -> tuple[jax.Array, jax.Array]:

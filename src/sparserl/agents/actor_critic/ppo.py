@@ -72,15 +72,24 @@ def gae(
     return advantages, advantages + values
 
 
+def clipped_objectives(
+    logp: jax.Array, old_logp: jax.Array, advantages: jax.Array, clip_eps
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The clipped objective of each example, min(r A, clip(r, 1 - eps, 1 + eps) A), with the
+    probability ratios r and their logs."""
+    log_ratio = logp - old_logp
+    ratio = jnp.exp(log_ratio)
+    clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
+    return jnp.minimum(ratio * advantages, clipped * advantages), ratio, log_ratio
+
+
 def clipped_surrogate(
     logp: jax.Array, old_logp: jax.Array, advantages: jax.Array, clip_eps
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The negated clipped objective -L^CLIP (Schulman et al. 2017, Eq. 7) to minimise, with
     the fraction of clipped ratios and the KL estimate E[(r - 1) - log r] (Schulman 2020)."""
-    log_ratio = logp - old_logp
-    ratio = jnp.exp(log_ratio)
-    clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
-    loss = -jnp.mean(jnp.minimum(ratio * advantages, clipped * advantages))
+    objectives, ratio, log_ratio = clipped_objectives(logp, old_logp, advantages, clip_eps)
+    loss = -jnp.mean(objectives)
     stats = {
         "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32)),
         "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
@@ -88,14 +97,19 @@ def clipped_surrogate(
     return loss, stats
 
 
-def value_loss(values, old_values, returns, value_clip: float | None) -> jax.Array:
-    """Mean squared error to the returns; with `value_clip`, the larger of it and the error
-    of the value moved at most `value_clip` from the rollout's (baselines ppo2)."""
+def value_errors(values, old_values, returns, value_clip: float | None) -> jax.Array:
+    """Squared error to the return of each example; with `value_clip`, the larger of it and
+    the error of the value moved at most `value_clip` from the rollout's (baselines ppo2)."""
     loss = (values - returns) ** 2
     if value_clip is not None:
         moved = old_values + jnp.clip(values - old_values, -value_clip, value_clip)
         loss = jnp.maximum(loss, (moved - returns) ** 2)
-    return jnp.mean(loss)
+    return loss
+
+
+def value_loss(values, old_values, returns, value_clip: float | None) -> jax.Array:
+    """The mean of `value_errors`."""
+    return jnp.mean(value_errors(values, old_values, returns, value_clip))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,10 +277,7 @@ class PPO:
         """-L^CLIP - c2 * entropy + c1 * value loss (Schulman et al. 2017, Eq. 9) on a batch;
         the networks share no parameters, so each gets the gradient of its own terms."""
         cfg = self.config
-        advantages = batch["advantage"]
-        if cfg.normalize_advantages:
-            # unbiased std, as torch.std in SB3 and CleanRL
-            advantages = (advantages - advantages.mean()) / (advantages.std(ddof=1) + 1e-8)
+        advantages = self._advantages(batch["advantage"])
         logp, entropy = self.log_prob_entropy(params["actor"], batch["obs"], batch["action"])
         policy_loss, stats = clipped_surrogate(logp, batch["logp"], advantages, cfg.clip_eps)
         values = self.value(params["critic"], batch["obs"])
@@ -275,6 +286,41 @@ class PPO:
         total = policy_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
         metrics = {"policy_loss": policy_loss, "value_loss": v_loss, "entropy": entropy, **stats}
         return total, metrics
+
+    def _advantages(self, advantages: jax.Array) -> jax.Array:
+        """A minibatch's advantages as the loss uses them: normalised over the minibatch if
+        `normalize_advantages` (unbiased std, as torch.std in SB3 and CleanRL)."""
+        if self.config.normalize_advantages:
+            return (advantages - advantages.mean()) / (advantages.std(ddof=1) + 1e-8)
+        return advantages
+
+    # ---- the probe's hooks (analysis.probe through the training programs) -------------------
+    def network_inputs(self, batch: dict) -> dict[str, tuple[jax.Array, ...]]:
+        """Each network's inputs on a batch: observations."""
+        return {"actor": (batch["obs"],), "critic": (batch["obs"],)}
+
+    def probe_batch(
+        self, params: dict[str, PyTree], targets: dict[str, PyTree], extra: PyTree, batch, key
+    ) -> dict:
+        """A prepared batch (see `prepare`) with its advantages as the loss of a minibatch of
+        that batch uses them, so that each example's loss stands alone."""
+        return {**batch, "advantage": self._advantages(batch["advantage"])}
+
+    def per_example_losses(self, params: dict[str, PyTree], batch: dict) -> dict[str, jax.Array]:
+        """Each network's own terms of the loss per example [B] of a `probe_batch`: the
+        actor's -clipped objective - c2 * entropy, the critic's c1 * value error."""
+        cfg = self.config
+        logp, entropy = self.log_prob_entropy(params["actor"], batch["obs"], batch["action"])
+        objectives = clipped_objectives(logp, batch["logp"], batch["advantage"], cfg.clip_eps)[0]
+        values = self.value(params["critic"], batch["obs"])
+        errors = value_errors(values, batch["value"], batch["return"], cfg.value_clip)
+        return {"actor": -objectives - cfg.ent_coef * entropy, "critic": cfg.vf_coef * errors}
+
+    def value_estimates(
+        self, params: dict[str, PyTree], batch: dict
+    ) -> dict[str, tuple[jax.Array, jax.Array]]:
+        """{critic: (state values [B], their GAE returns [B])} of a `probe_batch`."""
+        return {"critic": (self.value(params["critic"], batch["obs"]), batch["return"])}
 
     def _clip(self, grads: dict[str, PyTree], nets: dict, trainer: Any) -> dict[str, PyTree]:
         """Both networks' gradients scaled together to global norm <= max_grad_norm (the

@@ -76,22 +76,44 @@ class SAC(OffPolicyAgent):
     def greedy(self, params, obs):
         return jnp.tanh(self._policy(params["actor"], obs)[0])
 
+    def _soft_target(self, actor_params, critic_target_params, alpha, batch, key):
+        """r + discount * (min target Q - alpha * log pi) at a' ~ pi(s')."""
+        next_action, next_logp = self._sample(actor_params, batch["next_obs"], key)
+        return self.critic_target(critic_target_params, batch, next_action, -alpha * next_logp)
+
+    def _soft_objective(self, actor_params, critic_params, alpha, obs, key):
+        """alpha * log pi(a|s) - min Q(s, a) per example at a ~ pi(s), and log pi."""
+        action, logp = self._sample(actor_params, obs, key)
+        q1, q2 = self.networks["critic"].apply(critic_params, obs, action)
+        return alpha * logp - jnp.minimum(q1, q2), logp
+
+    def temperature(self, extra):
+        return jnp.exp(extra["log_alpha"])
+
+    def critic_targets(self, params, targets, extra, batch, key):
+        alpha = self.temperature(extra)
+        return self._soft_target(params["actor"], targets["critic"], alpha, batch, key)
+
+    def actor_objective(self, params, alpha, obs, key):
+        return self._soft_objective(params["actor"], params["critic"], alpha, obs, key)[0]
+
     def update(self, nets, extra, batch, key, step, trainer):
         next_key, actor_key = jax.random.split(key)
-        alpha = jnp.exp(extra["log_alpha"])
-        critic = self.networks["critic"]
+        alpha = self.temperature(extra)
 
-        next_action, next_logp = self._sample(nets["actor"].params, batch["next_obs"], next_key)
-        target = self.critic_target(nets["critic"].target, batch, next_action, -alpha * next_logp)
+        target = self._soft_target(
+            nets["actor"].params, nets["critic"].target, alpha, batch, next_key
+        )
         critic_loss, grads = jax.value_and_grad(self.twin_critic_loss)(
             nets["critic"].params, batch, target
         )
         nets = trainer.train(nets, "critic", grads, step)
 
         def actor_loss(actor_params):
-            action, logp = self._sample(actor_params, batch["obs"], actor_key)
-            q1, q2 = critic.apply(nets["critic"].params, batch["obs"], action)
-            return jnp.mean(alpha * logp - jnp.minimum(q1, q2)), logp
+            objective, logp = self._soft_objective(
+                actor_params, nets["critic"].params, alpha, batch["obs"], actor_key
+            )
+            return jnp.mean(objective), logp
 
         (policy_loss, logp), grads = jax.value_and_grad(actor_loss, has_aux=True)(
             nets["actor"].params

@@ -40,13 +40,29 @@ class TD3(OffPolicyAgent):
         )
         return jnp.clip(self.greedy(params, obs) + noise, -1.0, 1.0)
 
-    def update(self, nets, extra, batch, key, step, trainer):
+    def _smoothed_target(self, actor_target_params, critic_target_params, batch, key):
+        """r + discount * min target Q at the target actor's action plus clipped noise."""
         cfg = self.config
-        actor, critic = self.networks["actor"], self.networks["critic"]
         noise = cfg.policy_noise * jax.random.normal(key, batch["action"].shape)
         noise = jnp.clip(noise, -cfg.noise_clip, cfg.noise_clip)
-        next_action = jnp.clip(actor.apply(nets["actor"].target, batch["next_obs"]) + noise, -1, 1)
-        target = self.critic_target(nets["critic"].target, batch, next_action)
+        next_action = self.networks["actor"].apply(actor_target_params, batch["next_obs"])
+        next_action = jnp.clip(next_action + noise, -1, 1)
+        return self.critic_target(critic_target_params, batch, next_action)
+
+    def _first_q(self, actor_params, critic_params, obs):
+        """The first critic's Q at the actor's actions, per example."""
+        action = self.networks["actor"].apply(actor_params, obs)
+        return self.networks["critic"].apply(critic_params, obs, action)[0]
+
+    def critic_targets(self, params, targets, extra, batch, key):
+        return self._smoothed_target(targets["actor"], targets["critic"], batch, key)
+
+    def actor_objective(self, params, alpha, obs, key):
+        return -self._first_q(params["actor"], params["critic"], obs)
+
+    def update(self, nets, extra, batch, key, step, trainer):
+        cfg = self.config
+        target = self._smoothed_target(nets["actor"].target, nets["critic"].target, batch, key)
         critic_loss, grads = jax.value_and_grad(self.twin_critic_loss)(
             nets["critic"].params, batch, target
         )
@@ -54,10 +70,7 @@ class TD3(OffPolicyAgent):
 
         def actor_phase(nets):
             def actor_loss(actor_params):
-                q1, _ = critic.apply(
-                    nets["critic"].params, batch["obs"], actor.apply(actor_params, batch["obs"])
-                )
-                return -jnp.mean(q1)
+                return -jnp.mean(self._first_q(actor_params, nets["critic"].params, batch["obs"]))
 
             loss, grads = jax.value_and_grad(actor_loss)(nets["actor"].params)
             # The actor's own optimizer-step count: one per `policy_delay` critic steps.

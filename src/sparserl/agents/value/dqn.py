@@ -24,10 +24,7 @@ class DQN(ValueAgent):
         self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array
     ) -> jax.Array:
         q = apply(params, batch["obs"])
-        next_target = apply(target_params, batch["next_obs"])
-        next_online = apply(params, batch["next_obs"]) if self.config.double_q else None
-        next_actions = losses.greedy_next_actions(next_online, next_target, self.config.double_q)
-        targets = losses.td_targets(batch["return"], batch["discount"], next_target, next_actions)
+        targets = self.q_targets(apply, params, target_params, batch, key)
         error = losses.chosen(q, batch["action"]) - jax.lax.stop_gradient(targets)
         return losses.huber(error) if self.config.loss == "huber" else 0.5 * error**2
 

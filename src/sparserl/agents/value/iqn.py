@@ -56,8 +56,16 @@ class IQN(ValueAgent):
         self, apply: Any, params: Any, obs: jax.Array, key: jax.Array, samples: int
     ) -> tuple[jax.Array, jax.Array]:
         """Quantile values [B, samples, A] at fractions τ ~ U(0, 1) [B, samples], and τ."""
-        taus = jax.random.uniform(key, (obs.shape[0], samples))
+        taus = self.fractions(key, obs.shape[0], samples)
         return apply(params, obs, taus), taus
+
+    def fractions(self, key: jax.Array, batch: int, samples: int) -> jax.Array:
+        """Quantile fractions τ ~ U(0, 1) [batch, samples]."""
+        return jax.random.uniform(key, (batch, samples))
+
+    def network_inputs(self, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, ...]:
+        """Observations and the K fractions of acting."""
+        return obs, self.fractions(key, obs.shape[0], self.config.num_quantile_samples)
 
     def q_values(self, apply: Any, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
         values, _ = self.quantiles(apply, params, obs, key, self.config.num_quantile_samples)

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from sparserl.agents.errors import AgentConfigError
+from sparserl.agents.value import losses
 from sparserl.agents.value.config import ValueConfig
 from sparserl.nets import make_q_network
 
@@ -97,6 +98,23 @@ class ValueAgent:
     ) -> jax.Array:
         """Loss of each example of an n-step batch (obs, action, return, next_obs, discount)."""
         raise NotImplementedError
+
+    def q_targets(
+        self, apply: Any, params: Any, target_params: Any, batch: dict, key: jax.Array
+    ) -> jax.Array:
+        """The bootstrapped value target of each example, r + discount * Q_target(s', a*) with
+        a* greedy for the target network's Q (the online one with double Q): DQN's TD target,
+        and for distributional agents the mean of theirs (the probe's Q-target variance)."""
+        cfg = self.config
+        next_target = self.q_values(apply, target_params, batch["next_obs"], key)
+        next_online = self.q_values(apply, params, batch["next_obs"], key) if cfg.double_q else None
+        next_actions = losses.greedy_next_actions(next_online, next_target, cfg.double_q)
+        return losses.td_targets(batch["return"], batch["discount"], next_target, next_actions)
+
+    def network_inputs(self, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, ...]:
+        """The network's inputs at observations `obs` [B, ...] as acting feeds it (the probe
+        reads its hidden activations there)."""
+        return (obs,)
 
 
 def epsilon_greedy(key: jax.Array, q_values: jax.Array, epsilon: jax.Array) -> jax.Array:

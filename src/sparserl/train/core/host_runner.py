@@ -1,6 +1,6 @@
 """What the runners of host-stepped environments (Atari, gymnasium) share: a chunk is
-`advance` over the interval, the chunk's network metrics, a deterministic evaluation and the
-training-episode returns; resumed environments reset with fresh seeds."""
+`advance` over the interval, the chunk's network metrics, a deterministic evaluation, the
+training-episode returns and the probe when due; resumed environments reset with fresh seeds."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 from sparserl.train.core.episodes import HostEpisodeStats
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
+from sparserl.train.core.probing import probe_flags, probed_metrics
 
 # Host environments resumed at chunk c reset with seed + c * RESUME_SEED_STRIDE (c = 0 at start).
 RESUME_SEED_STRIDE = 1_000_003
@@ -34,7 +35,18 @@ class _HostRunner:
         metrics = jax.device_get(metrics)
         metrics["eval_return"] = self.evaluator.evaluate(self._greedy_policy(), seed=index)
         metrics.update(self.stats.chunk_metrics())
+        probe, cosine = probe_flags(program.diagnostics, index)
+        if probe:
+            self.runs, probed = program.compiled_probe(
+                self.runs, *self._probe_data(), probe, cosine
+            )
+            metrics.update(probed_metrics(jax.device_get(probed), probe, cosine))
         return metrics
+
+    def _probe_data(self) -> tuple:
+        """What the program's probe reads besides the runs: nothing (their replay) here, the
+        last rollouts for PPO."""
+        return ()
 
     def advance(self, start: int, count: int) -> None:
         raise NotImplementedError

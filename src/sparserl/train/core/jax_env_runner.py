@@ -12,6 +12,7 @@ from sparserl.train.core.actor_critic_program import ActorCriticProgram
 from sparserl.train.core.host_runner import _observation_normalizer
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
+from sparserl.train.core.probing import probe_flags, probed_metrics
 
 
 class JaxEnvRunner:
@@ -24,10 +25,11 @@ class JaxEnvRunner:
         self.envs = program.compiled_init_env(env_keys)
 
     def chunk(self, index: int) -> dict:
+        flags = probe_flags(self.program.diagnostics, index)
         self.runs, self.envs, metrics = self.program.compiled_jax_chunk(
-            self.runs, self.envs, jnp.int32(index * self.interval), self.interval
+            self.runs, self.envs, jnp.int32(index * self.interval), self.interval, *flags
         )
-        return jax.device_get(metrics)
+        return probed_metrics(jax.device_get(metrics), *flags)
 
     def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves: the runs and their environments."""

@@ -42,6 +42,7 @@ class OffPolicyRun:
     gamma: jax.Array
     loss_sums: dict[str, jax.Array]
     loss_weights: dict[str, jax.Array]
+    probed_masks: PyTree = None  # {network: masks at the last probe}; None without probes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,7 @@ class OffPolicyProgram(ActorCriticProgram):
             gamma=jnp.asarray(point.gamma, jnp.float32),
             loss_sums=dict.fromkeys(names, zero),
             loss_weights=dict.fromkeys(names, zero),
+            probed_masks=self.probed_masks(nets),
         )
 
     def _act(self, run: OffPolicyRun, obs: jax.Array, t) -> tuple[OffPolicyRun, jax.Array]:
@@ -151,9 +153,10 @@ class OffPolicyProgram(ActorCriticProgram):
         runs = self._learn_from(jax.vmap(self._store)(runs, transitions), t)
         return (runs, envs), None
 
-    def jax_chunk(self, runs, envs, start, steps: int):
+    def jax_chunk(self, runs, envs, start, steps: int, probe=False, cosine=False):
         """`steps` env steps from env step `start` (learning from `learning_starts` on), then
-        one evaluation of the deterministic policy; returns runs, envs and the metrics."""
+        one evaluation of the deterministic policy and, where `probe` is true, the probe (with
+        gradient cosine matrices where `cosine` is); returns runs, envs and the metrics."""
         runs, envs = jax.lax.scan(self._jax_step, (runs, envs), start + jnp.arange(steps))[0]
 
         def evaluate_run(run, key):
@@ -169,7 +172,25 @@ class OffPolicyProgram(ActorCriticProgram):
         runs, metrics = chunk_metrics(runs)
         metrics["eval_return"] = jax.vmap(evaluate_run)(runs, eval_keys)
         metrics.update(envs.stats.chunk_metrics())
-        return runs, envs.replace(stats=envs.stats.restart()), metrics
+        runs, probed = self.probe_runs(runs, probe, cosine)
+        return runs, envs.replace(stats=envs.stats.restart()), {**metrics, **probed}
+
+    # ---- the probe ----------------------------------------------------------------------------
+    def _probe_run(self, run: OffPolicyRun, probe, cosine) -> tuple[OffPolicyRun, dict]:
+        """One run's probe on a uniform draw from its replay, as an update draws one."""
+
+        def draw(key: jax.Array) -> dict:
+            size = self.diagnostics.batch_size
+            indices = replay.uniform.sample_indices(run.buffer, key, size, 1)
+            return replay.nstep_batch(run.buffer.storage, indices, 1, run.gamma)
+
+        return self.probe_with(run, run.extra, draw, probe, cosine)
+
+    def probe_runs(self, runs: OffPolicyRun, probe, cosine) -> tuple[OffPolicyRun, dict]:
+        """Every run's probe where `probe` is true; the runs unchanged without diagnostics."""
+        if self.diagnostics is None:
+            return runs, {}
+        return jax.vmap(self._probe_run, in_axes=(0, None, None))(runs, probe, cosine)
 
     # ---- host-environment driver ----------------------------------------------------------
     def host_learn_and_act(self, runs, next_obs, t):

@@ -94,6 +94,7 @@ class OnPolicyRun:
     collection: Collection
     loss_sums: dict[str, jax.Array]
     loss_weights: dict[str, jax.Array]
+    probed_masks: PyTree = None  # {network: masks at the last probe}; None without probes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +170,7 @@ class OnPolicyProgram(ActorCriticProgram):
             collection=collection,
             loss_sums=dict.fromkeys(LOSS_NAMES, zero),
             loss_weights=dict.fromkeys(LOSS_NAMES, zero),
+            probed_masks=self.probed_masks(nets),
         )
 
     def _observe(self, col: Collection, obs: jax.Array) -> tuple[Collection, jax.Array]:
@@ -269,10 +271,10 @@ class OnPolicyProgram(ActorCriticProgram):
 
     # ---- batched pieces ---------------------------------------------------------------------
     def _iteration(self, carry, iteration):
-        runs, envs = carry
+        runs, envs, last = carry  # last: the previous rollouts, kept for the probe (or None)
         runs, envs, rollouts = jax.vmap(self._collect)(runs, envs)
         runs = jax.vmap(self._learn, in_axes=(0, 0, None))(runs, rollouts, iteration)
-        return (runs, envs), None
+        return (runs, envs, None if last is None else rollouts), None
 
     # ---- JAX-environment driver -------------------------------------------------------------
     def init_env(self, runs_key: jax.Array) -> JaxEnvCarry:
@@ -285,14 +287,20 @@ class OnPolicyProgram(ActorCriticProgram):
         state = jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), state)
         return JaxEnvCarry(state, obs, key, EpisodeStats.zeros((num,)))
 
-    def jax_chunk(self, runs, envs, start, steps: int):
+    def jax_chunk(self, runs, envs, start, steps: int, probe=False, cosine=False):
         """`steps` env steps of PPO iterations (a multiple of `rollout_size`) from env step
-        `start` (per run), then one evaluation of the deterministic policy; returns runs,
-        envs and the metrics. PPO learns from its first rollout (`learning_starts` = 0)."""
+        `start` (per run), then one evaluation of the deterministic policy and, where `probe`
+        is true, the probe on the last rollout (with gradient cosine matrices where `cosine`
+        is); returns runs, envs and the metrics. PPO learns from its first rollout
+        (`learning_starts` = 0)."""
         size = self.rollout_size
         self.check_rollouts("chunk", steps)
+        last = None
+        if self.diagnostics is not None:
+            shapes = jax.eval_shape(jax.vmap(self._collect), runs, envs)[2]
+            last = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         iterations = start // size + jnp.arange(steps // size)
-        runs, envs = jax.lax.scan(self._iteration, (runs, envs), iterations)[0]
+        runs, envs, last = jax.lax.scan(self._iteration, (runs, envs, last), iterations)[0]
 
         def evaluate_run(run, key):
             return evaluate_episodes(
@@ -316,7 +324,28 @@ class OnPolicyProgram(ActorCriticProgram):
                 jnp.sum(stats.finished_episodes, axis=-1),
             ).chunk_metrics()
         )
-        return runs, envs.replace(stats=stats.restart()), metrics
+        runs, probed = self.probe_runs(runs, last, probe, cosine)
+        return runs, envs.replace(stats=stats.restart()), {**metrics, **probed}
+
+    # ---- the probe ----------------------------------------------------------------------------
+    def _probe_run(self, run: OnPolicyRun, rollout: dict, probe, cosine):
+        """One run's probe on `diagnostics.batch_size` examples drawn without replacement from
+        its last rollout, prepared (advantages, returns) with its current critic."""
+
+        def draw(key: jax.Array) -> dict:
+            batch = self.agent.prepare(run.nets["critic"].params, rollout, run.gamma)
+            size = batch["advantage"].shape[0]
+            chosen = jax.random.permutation(key, size)[: self.diagnostics.batch_size]
+            return jax.tree.map(lambda x: x[chosen], batch)
+
+        return self.probe_with(run, {}, draw, probe, cosine)
+
+    def probe_runs(self, runs: OnPolicyRun, rollouts: dict, probe, cosine):
+        """Every run's probe on its last rollout where `probe` is true; the runs unchanged
+        without diagnostics."""
+        if self.diagnostics is None:
+            return runs, {}
+        return jax.vmap(self._probe_run, in_axes=(0, 0, None, None))(runs, rollouts, probe, cosine)
 
     # ---- host-environment driver ------------------------------------------------------------
     def empty_rollout(self, runs: int) -> dict[str, jax.Array]:

@@ -70,6 +70,10 @@ class OnPolicyHostRunner(_HostRunner):
             self.runs = self.runs.replace(collection=cols)
             self.runs = program.compiled_learn(self.runs, self.rollout, iteration)
 
+    def _probe_data(self) -> tuple:
+        """The last rollouts: the probe's batch comes from them."""
+        return (self.rollout,)
+
     def _env_seeds(self, chunk: int) -> list[int]:
         seeds = [seed + RESUME_SEED_STRIDE * chunk for seed in self.seeds]
         return env_seeds(seeds, self.shape[1])

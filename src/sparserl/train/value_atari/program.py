@@ -77,6 +77,11 @@ class ValueAtariProgram(ValueProgram):
         return jax.jit(jax.vmap(self._end_episodes), donate_argnums=(0,))
 
     @functools.cached_property
+    def compiled_probe(self):
+        """(runs, probe, cosine) -> (runs, probe metrics), the runs donated."""
+        return jax.jit(self.probe_runs, donate_argnums=(0,))
+
+    @functools.cached_property
     def compiled_chunk_metrics(self):
         return jax.jit(self._chunk_metrics, donate_argnums=(0,))
 

@@ -28,6 +28,7 @@ from sparserl.agents import (
     epsilon_greedy,
     linearly_decaying_epsilon,
 )
+from sparserl.analysis.probe import ProbedNetwork
 from sparserl.envs import JaxEnv
 from sparserl.experiment.plan import ONLINE
 from sparserl.sparsity import SparseMethod
@@ -36,6 +37,7 @@ from sparserl.train.core.episodes import EpisodeStats
 from sparserl.train.core.evaluation import evaluate_episodes
 from sparserl.train.core.networks import NetState, NetworkTrainer, Optimizer, weight_counts
 from sparserl.train.core.point import RunPoint
+from sparserl.train.core.probing import Diagnostics, probe_if, probe_key
 from sparserl.train.core.transitions import replay_transition
 from sparserl.train.value_jax.replay import TransitionReplay
 from sparserl.types import PyTree
@@ -55,6 +57,8 @@ class RunState:
     # Accumulated since the last chunk boundary, for the metrics of the chunk:
     loss_sum: jax.Array
     loss_count: jax.Array
+    # The masks at the last probe (the initial ones before the first); None without probes.
+    probed_masks: PyTree = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +69,7 @@ class ValueProgram:
     env: JaxEnv
     method: SparseMethod
     eval_episodes: int
+    diagnostics: Diagnostics | None = None  # the in-loop probe, or None (off)
 
     @functools.cached_property
     def network(self):
@@ -128,6 +133,7 @@ class ValueProgram:
             episodes=EpisodeStats.zeros(),
             loss_sum=zero,
             loss_count=zero,
+            probed_masks=None if self.diagnostics is None else sparse.masks,
         )
 
     # ---- one run's pieces -----------------------------------------------------------------
@@ -228,9 +234,56 @@ class ValueProgram:
         zero = jnp.zeros_like(runs.loss_sum)
         return runs.replace(loss_sum=zero, loss_count=zero), metrics
 
-    def chunk(self, runs: RunState, start: jax.Array, iterations: int) -> tuple[RunState, dict]:
+    def _probe_run(self, run: RunState, probe: jax.Array, cosine: jax.Array):
+        """One run's probe of its online network on a batch drawn from its replay as an update
+        draws one (see `train.core.probing.probe_if`)."""
+        sample_key, key = jax.random.split(probe_key(run.key))
+        net, agent = run.net, self.agent
+
+        def describe():
+            _, _, batch = self.replay.sample(
+                run.buffer, sample_key, run.gamma, self.diagnostics.batch_size
+            )
+
+            def loss(params, example):
+                return jnp.mean(
+                    agent.per_example_loss(self._apply, params, net.target, example, key)
+                )
+
+            values = (
+                agent.q_values(self._apply, net.params, batch["obs"], key),
+                agent.q_targets(self._apply, net.params, net.target, batch, key),
+            )
+            network = ProbedNetwork(
+                self.network,
+                net.params,
+                net.sparse.masks,
+                agent.network_inputs(batch["obs"], key),
+                loss,
+                values,
+            )
+            return {ONLINE: network}, batch
+
+        metrics, masks = probe_if(probe, cosine, describe, {ONLINE: run.probed_masks})
+        return run.replace(probed_masks=masks[ONLINE]), metrics
+
+    def probe_runs(self, runs: RunState, probe, cosine) -> tuple[RunState, dict]:
+        """Every run's probe where `probe` is true; the runs unchanged without diagnostics."""
+        if self.diagnostics is None:
+            return runs, {}
+        return jax.vmap(self._probe_run, in_axes=(0, None, None))(runs, probe, cosine)
+
+    def chunk(
+        self,
+        runs: RunState,
+        start: jax.Array,
+        iterations: int,
+        probe: jax.Array = False,
+        cosine: jax.Array = False,
+    ) -> tuple[RunState, dict]:
         """`iterations` iterations from iteration `start` (acting only before the first
-        learning iteration), then one evaluation; returns the runs and this chunk's metrics
+        learning iteration), then one evaluation and, where `probe` is true, the probe (saving
+        gradient cosine matrices where `cosine` is); returns the runs and this chunk's metrics
         (one value per run)."""
         runs = jax.lax.scan(
             lambda r, i: (self._iteration(r, i), None), runs, start + jnp.arange(iterations)
@@ -238,7 +291,8 @@ class ValueProgram:
         eval_return = jax.vmap(self._evaluate)(runs)
         episodes = runs.episodes.chunk_metrics()
         runs, metrics = self._chunk_metrics(runs.replace(episodes=runs.episodes.restart()))
-        return runs, {"eval_return": eval_return, **episodes, **metrics}
+        runs, probed = self.probe_runs(runs, probe, cosine)
+        return runs, {"eval_return": eval_return, **episodes, **metrics, **probed}
 
     @functools.cached_property
     def compiled_init(self):

@@ -65,14 +65,18 @@ class TransitionReplay(_Replay):
             return replay.prioritized.add(buffer, transition, self.config.n_step)
         return replay.uniform.add(buffer, transition)
 
-    def sample(self, buffer: Any, key: jax.Array, gamma: jax.Array) -> Sample:
+    def sample(
+        self, buffer: Any, key: jax.Array, gamma: jax.Array, size: int | None = None
+    ) -> Sample:
+        """A batch of `size` examples (the agent's batch size by default)."""
         cfg = self.config
+        size = cfg.batch_size if size is None else size
         if self.prioritized:
-            indices, probabilities = replay.prioritized.sample_indices(buffer, key, cfg.batch_size)
+            indices, probabilities = replay.prioritized.sample_indices(buffer, key, size)
             weights = self.weights(probabilities)
         else:
-            indices = replay.uniform.sample_indices(buffer, key, cfg.batch_size, cfg.n_step)
-            weights = jnp.ones(cfg.batch_size, jnp.float32)
+            indices = replay.uniform.sample_indices(buffer, key, size, cfg.n_step)
+            weights = jnp.ones(size, jnp.float32)
         return indices, weights, replay.nstep_batch(buffer.storage, indices, cfg.n_step, gamma)
 
     def _set_priorities(self, buffer: Any, indices: jax.Array, priorities: jax.Array) -> Any:
@@ -100,10 +104,16 @@ class FrameReplay(_Replay):
         )
 
     def sample(
-        self, buffer: replay.frames.FrameReplayState, key: jax.Array, gamma: jax.Array
+        self,
+        buffer: replay.frames.FrameReplayState,
+        key: jax.Array,
+        gamma: jax.Array,
+        size: int | None = None,
     ) -> Sample:
+        """A batch of `size` examples (the agent's batch size by default)."""
         cfg = self.config
-        indices, probabilities = replay.frames.sample_indices(buffer, key, cfg.batch_size)
+        size = cfg.batch_size if size is None else size
+        indices, probabilities = replay.frames.sample_indices(buffer, key, size)
         batch = replay.frames.nstep_frame_batch(buffer, indices, cfg.n_step, gamma)
         return indices, self.weights(probabilities), batch
 

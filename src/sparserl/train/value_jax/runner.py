@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from sparserl.experiment.plan import ONLINE
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
+from sparserl.train.core.probing import probe_flags, probed_metrics
 from sparserl.train.value_jax.program import ValueProgram
 
 
@@ -24,10 +25,11 @@ class ValueRunner:
 
     def chunk(self, index: int) -> dict:
         per_chunk = self.interval // self.period
+        flags = probe_flags(self.program.diagnostics, index)
         self.runs, metrics = self.program.compiled_chunk(
-            self.runs, jnp.int32(index * per_chunk), per_chunk
+            self.runs, jnp.int32(index * per_chunk), per_chunk, *flags
         )
-        return jax.device_get(metrics)
+        return probed_metrics(jax.device_get(metrics), *flags)
 
     def checkpoint(self) -> dict[str, Any]:
         """The device state a checkpoint saves: everything the next chunk depends on."""
