@@ -1,9 +1,9 @@
 """What the in-loop probe costs: training time with diagnostics off and on at the default
-cadence (`TrainSpec.diagnostics_every`, every evaluation; the probe batch: the agent's training
+cadence (`TrainSpec.diagnostics_every`, or `--every`; the probe batch: the agent's training
 minibatch), DQN on CartPole-v1 and SAC on Pendulum-v1 (gymnax), side by side.
 
 Each workload is the agent's default preset over `--steps` env steps with the default 50
-evaluations; the probe runs at every evaluation once learning has started (dormant fraction,
+evaluations; the probe runs at every k-th evaluation once learning has started (dormant fraction,
 srank, per-example gradients and their SNR, norms, mask turnover, Q statistics) and saves
 gradient cosine matrices at three of them. Timing: both programs are compiled by one untimed
 run each, then `--repeats` runs of each, alternating off and on, are timed from the first
@@ -65,13 +65,12 @@ def run_seconds(plan, program) -> float:
     return seconds
 
 
-def measure(spec: TrainSpec, repeats: int) -> dict[str, float]:
-    """{"off", "on"}: the fastest of `repeats` timed runs of each, after one untimed run each;
-    and "probes": the evaluations that probed."""
-    default = TrainSpec.diagnostics_every
+def measure(spec: TrainSpec, repeats: int, every: int) -> dict[str, float]:
+    """{"off", "on"} (probing every `every`-th evaluation): the fastest of `repeats` timed runs
+    of each, after one untimed run each; their compile times; "probes": how many probed."""
     plans = {
-        name: resolve(dataclasses.replace(spec, diagnostics_every=every))
-        for name, every in (("off", 0), ("on", default))
+        name: resolve(dataclasses.replace(spec, diagnostics_every=cadence))
+        for name, cadence in (("off", 0), ("on", every))
     }
     programs = {name: make_program(plan) for name, plan in plans.items()}
     first = {name: run_seconds(plans[name], programs[name]) for name in plans}  # compiles
@@ -91,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
         "--tiny", action="store_true", help="tiny runs: seconds, numbers mean nothing"
     )
     parser.add_argument("--quick", action="store_true", help="DQN 20k, SAC 4k steps")
+    parser.add_argument(
+        "--every", type=int, help="probe cadence (default: TrainSpec's; --tiny: 1, every one)"
+    )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each (default 2)")
     args = parser.parse_args(argv)
     workloads = TINY if args.tiny else WORKLOADS
@@ -100,11 +102,12 @@ def main(argv: list[str] | None = None) -> None:
             for name, spec in workloads.items()
         }
     repeats = 1 if args.tiny else args.repeats
-    print(f"diagnostics every {TrainSpec.diagnostics_every} evaluation(s); fastest of {repeats}")
+    every = args.every or (1 if args.tiny else TrainSpec.diagnostics_every)
+    print(f"diagnostics every {every} evaluation(s); fastest of {repeats}")
     print("| workload | steps | probes | off s | on s | overhead % | compile off s | on s |")
     print("|---|---|---|---|---|---|---|---|")
     for name, spec in workloads.items():
-        result = measure(spec, repeats)
+        result = measure(spec, repeats, every)
         overhead = 100.0 * (result["on"] / result["off"] - 1.0)
         print(
             f"| {name} | {spec.steps} | {result['probes']} | {result['off']:.2f} | "

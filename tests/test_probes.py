@@ -250,7 +250,7 @@ def test_cli_and_sweep_options_reach_the_train_spec(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith("diagnostics_every must be an integer >= 0, got -2")
     base = {"name": "s", "agents": ["dqn"], "envs": ["CartPole-v1"], "methods": ["dense"]}
-    assert parse(base).diagnostics_every == 1 and parse(base).diagnostics_batch is None
+    assert parse(base).diagnostics_every == 10 and parse(base).diagnostics_batch is None
     spec = parse({**base, "diagnostics_every": 0, "diagnostics_batch": 64})
     assert (spec.diagnostics_every, spec.diagnostics_batch) == (0, 64)
     with pytest.raises(SweepSpecError, match="diagnostics_every: expected a non-negative"):

@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="K",
         help="probe the networks (dormant neurons, srank, gradient SNR, norms, mask turnover, "
-        "Q statistics) at every K-th evaluation; 0: off (default: 1, every evaluation)",
+        "Q statistics) at every K-th evaluation; 0: off (default: 10)",
     )
     trainer.add_argument(
         "--diagnostics-batch",

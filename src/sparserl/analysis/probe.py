@@ -57,12 +57,13 @@ def probe_network(
     norm, mask turnover per layer since `previous_masks`, Q statistics if it has values. The
     cosine matrix is computed only where the traced `cosine` is true (zeros elsewhere)."""
     activations = hidden_activations(network.module, network.params, *network.inputs)
+    features = activations[-1].reshape(activations[-1].shape[0], -1)
     dormant, per_layer = dormant_fraction(activations)
     grads = per_example_gradients(network.loss, network.params, batch)
     measures = {
         diagnostic_key(DORMANT_FRACTION): dormant,
         **{diagnostic_key(DORMANT_FRACTION, i): f for i, f in enumerate(per_layer)},
-        diagnostic_key(SRANK): srank(activations[-1].reshape(activations[-1].shape[0], -1)),
+        diagnostic_key(SRANK): srank(_tall(features)),
         diagnostic_key(GRADIENT_SNR): gradient_snr(grads, network.masks),
         diagnostic_key(PARAMETER_NORM): parameter_norm(network.params, network.masks),
     }
@@ -78,3 +79,10 @@ def probe_network(
         grads,
     )
     return measures, matrix
+
+
+def _tall(features: jax.Array) -> jax.Array:
+    """`features` [N, d], transposed if it is wide (N < d): the same singular values, hence the
+    same srank, but XLA's CPU SVD of a 128 x 512 matrix takes ~1 s and of its transpose ~15 ms
+    (measured: benchmarks/diagnostics_cost.py's DQN features)."""
+    return features.T if features.shape[0] < features.shape[1] else features
