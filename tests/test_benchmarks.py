@@ -157,6 +157,7 @@ def test_threads_tiny(run_tiny):
     assert len(_row(lines, "one-core ").split()) == 5
 
 
+@pytest.mark.ray
 def test_sweep_backends_tiny(run_tiny):
     lines = run_tiny("sweep_backends")
     assert _row(lines, "DQN CartPole-v1, ").startswith("DQN CartPole-v1, 1 groups x 1 seeds x 400")

@@ -352,6 +352,7 @@ def local_ray(compilation_cache, monkeypatch):
     ray.shutdown()
 
 
+@pytest.mark.ray
 def test_ray_backend_writes_the_runs_of_the_local_backend(finished, tmp_path, local_ray):
     out, stream = tmp_path / "out", io.StringIO()
     outcome = run_sweep(loads(SPEC), out, backend="ray", stream=stream)
