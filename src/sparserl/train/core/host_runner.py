@@ -19,7 +19,7 @@ from sparserl.train.core.probing import probe_flags, probed_metrics
 RESUME_SEED_STRIDE = 1_000_003
 
 
-class _HostRunner:
+class HostRunner:
     """What both host-environment runners share: a chunk is `advance` over the interval, the
     chunk's network metrics, a deterministic evaluation and the training-episode returns."""
 
@@ -75,7 +75,7 @@ class _HostRunner:
     def evaluation(self) -> dict[str, Any]:
         """What the last evaluation used besides the networks and its seed (the chunk index):
         PPO's observation normaliser."""
-        return _observation_normalizer(self.runs)
+        return observation_normalizer(self.runs)
 
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue from a checkpoint's runs with freshly reset environments: the episodes in
@@ -99,7 +99,7 @@ class _HostRunner:
         self.evaluator.close()
 
 
-def _observation_normalizer(runs: Any) -> dict[str, Any]:
+def observation_normalizer(runs: Any) -> dict[str, Any]:
     """PPO's observation statistics as its greedy policy uses them ({} for other agents)."""
     collection = getattr(runs, "collection", None)
     if collection is None:

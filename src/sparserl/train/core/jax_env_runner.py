@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from sparserl.train.core.actor_critic_program import ActorCriticProgram
-from sparserl.train.core.host_runner import _observation_normalizer
+from sparserl.train.core.host_runner import observation_normalizer
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
 from sparserl.train.core.probing import probe_flags, probed_metrics
@@ -39,7 +39,7 @@ class JaxEnvRunner:
         """What the last evaluation drew from besides the networks: the key of each run's
         evaluation (raw key data [R, ...]) and PPO's observation normaliser."""
         keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(self.envs.key)
-        return {"key": jax.random.key_data(keys), **_observation_normalizer(self.runs)}
+        return {"key": jax.random.key_data(keys), **observation_normalizer(self.runs)}
 
     def restore(self, state: dict[str, Any], next_chunk: int) -> None:
         """Continue exactly from a checkpoint's state."""

@@ -10,13 +10,13 @@ import numpy as np
 
 from sparserl.envs import GymnasiumEnv
 from sparserl.train.acting import to_action_box
-from sparserl.train.core.host_runner import _HostRunner
+from sparserl.train.core.host_runner import HostRunner
 from sparserl.train.core.point import RunPoint
 from sparserl.train.core.transitions import replay_transition
 from sparserl.train.off_policy.program import OffPolicyProgram
 
 
-class OffPolicyHostRunner(_HostRunner):
+class OffPolicyHostRunner(HostRunner):
     """SAC / TD3 on gymnasium environments stepped by Python, one environment per run; the
     store and the update-and-act of every step are jitted, vmapped calls."""
 

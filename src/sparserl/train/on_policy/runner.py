@@ -9,7 +9,7 @@ import numpy as np
 
 from sparserl.envs import GymnasiumEnv
 from sparserl.train.core.episodes import HostEpisodeStats
-from sparserl.train.core.host_runner import RESUME_SEED_STRIDE, _HostRunner
+from sparserl.train.core.host_runner import RESUME_SEED_STRIDE, HostRunner
 from sparserl.train.core.point import RunPoint
 from sparserl.train.on_policy.program import OnPolicyProgram
 
@@ -20,7 +20,7 @@ def env_seeds(seeds: Sequence[int], num_envs: int) -> list[int]:
     return [seed * num_envs + i for seed in seeds for i in range(num_envs)]
 
 
-class OnPolicyHostRunner(_HostRunner):
+class OnPolicyHostRunner(HostRunner):
     """PPO on gymnasium environments stepped by Python: the `num_envs` environments of every
     run in one host vector, run-major; per step one jitted act and one jitted record call on
     the runs' collections (the rollout stays on the device), per rollout one jitted update."""

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from sparserl.experiment.plan import ONLINE
-from sparserl.train.core.host_runner import _HostRunner
+from sparserl.train.core.host_runner import HostRunner
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
 from sparserl.train.value_atari.program import ValueAtariProgram
 
 
-class ValueAtariRunner(_HostRunner):
+class ValueAtariRunner(HostRunner):
     """DQN / Rainbow / IQN on Atari games stepped by Python, one game per run: per agent step
     a jitted act and a jitted store on the runs, per iteration of `period` steps (once
     learning has started) a jitted update."""
