@@ -31,7 +31,7 @@ from sparserl.rundir.schema import (
     diagnostic_key,
 )
 from sparserl.sweeps import SweepSpecError, parse
-from sparserl.train import Diagnostics, make_runner, probe_key, train
+from sparserl.train import Diagnostics, make_program, make_runner, probe_key, train
 
 DQN_SMALL = {
     "hidden": (16, 16),
@@ -290,3 +290,11 @@ def test_atari_program_probes_the_online_network_on_frame_replay():
     matrix = np.asarray(probed["gradient_cosine"][ONLINE][0])
     assert matrix.shape == (8, 8) and np.allclose(np.diag(matrix), 1.0, atol=1e-4)
     runner.close()
+
+
+def test_a_run_without_a_probe_compiles_none():
+    # 4 evaluations: at the default cadence (every 10th) none probes, so no probe is compiled
+    assert resolve(DQN_SPEC).spec.diagnostics_every == 10
+    assert make_program(resolve(DQN_SPEC)).diagnostics is None
+    every_one = dataclasses.replace(DQN_SPEC, diagnostics_every=1)
+    assert make_program(resolve(every_one)).diagnostics.probes == (0, 1, 2, 3)

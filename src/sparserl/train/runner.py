@@ -16,7 +16,7 @@ from sparserl.sparsity import SparseMethod
 from sparserl.train.core.jax_env_runner import JaxEnvRunner
 from sparserl.train.core.networks import NetState
 from sparserl.train.core.point import RunPoint
-from sparserl.train.core.probing import diagnostics_of
+from sparserl.train.core.probing import compiled_diagnostics
 from sparserl.train.off_policy.program import OffPolicyProgram
 from sparserl.train.off_policy.runner import OffPolicyHostRunner
 from sparserl.train.on_policy.program import OnPolicyProgram
@@ -67,7 +67,7 @@ def _value_program(program_cls: type) -> Callable[[Plan, dict[str, SparseMethod]
     def build(plan: Plan, methods: dict[str, SparseMethod]) -> Any:
         spec = plan.spec
         return program_cls(
-            plan.agent, plan.env, methods[ONLINE], spec.eval_episodes, diagnostics_of(plan)
+            plan.agent, plan.env, methods[ONLINE], spec.eval_episodes, compiled_diagnostics(plan)
         )
 
     return build
@@ -82,7 +82,7 @@ def _actor_critic_program(program_cls: type) -> Callable[[Plan, dict[str, Sparse
             tuple(methods.items()),
             spec.eval_episodes,
             spec.steps,
-            diagnostics_of(plan),
+            compiled_diagnostics(plan),
         )
 
     return build

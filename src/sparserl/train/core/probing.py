@@ -76,6 +76,15 @@ def diagnostics_of(plan: Plan) -> Diagnostics | None:
     )
 
 
+def compiled_diagnostics(plan: Plan) -> Diagnostics | None:
+    """The probe a plan's programs compile: `diagnostics_of(plan)`, or None when no evaluation
+    of its runs probes (a run of fewer than `diagnostics_every` evaluations after learning
+    starts), so that such runs do not compile the probe (its per-example gradients double a
+    small program's compile time)."""
+    diagnostics = diagnostics_of(plan)
+    return diagnostics if diagnostics is not None and diagnostics.probes else None
+
+
 def probe_flags(diagnostics: Diagnostics | None, chunk: int) -> tuple[bool, bool]:
     """(probe, save gradient cosine matrices) at the end of chunk `chunk`."""
     if diagnostics is None:
