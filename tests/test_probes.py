@@ -170,7 +170,7 @@ def test_probe_equals_the_measures_by_hand_on_the_same_batch():
     """The probe of DQN's online network after two chunks, against the measures computed
     directly on the runner's networks (what a networks file saves) and the batch drawn with
     the probe's key."""
-    plan = resolve(DQN_SPEC)
+    plan = resolve(dataclasses.replace(DQN_SPEC, diagnostics_every=1))
     runner = make_runner(plan)
     for chunk in range(2):
         runner.chunk(chunk)
@@ -273,6 +273,7 @@ def test_atari_program_probes_the_online_network_on_frame_replay():
         steps=400,
         eval_interval=200,
         agent_options={"width": 0.25, "min_replay": 128, "replay_capacity": 128},
+        diagnostics_every=1,
         diagnostics_batch=8,
     )
     runner = make_runner(resolve(spec))
