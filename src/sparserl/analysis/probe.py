@@ -63,7 +63,7 @@ def probe_network(
     measures = {
         diagnostic_key(DORMANT_FRACTION): dormant,
         **{diagnostic_key(DORMANT_FRACTION, i): f for i, f in enumerate(per_layer)},
-        diagnostic_key(SRANK): srank(_tall(features)),
+        diagnostic_key(SRANK): srank(features),
         diagnostic_key(GRADIENT_SNR): gradient_snr(grads, network.masks),
         diagnostic_key(PARAMETER_NORM): parameter_norm(network.params, network.masks),
     }
@@ -79,10 +79,3 @@ def probe_network(
         grads,
     )
     return measures, matrix
-
-
-def _tall(features: jax.Array) -> jax.Array:
-    """`features` [N, d], transposed if it is wide (N < d): the same singular values, hence the
-    same srank, but XLA's CPU SVD of a 128 x 512 matrix takes ~1 s and of its transpose ~15 ms
-    (measured: benchmarks/diagnostics_cost.py's DQN features)."""
-    return features.T if features.shape[0] < features.shape[1] else features
